@@ -1,0 +1,32 @@
+import FieldModel
+import FieldSystem
+
+/// The SylixOS procfs backend.
+///
+/// This first version answers detection and the capture plan; parsers come with the SylixOS issue.
+public struct SylixOSBackend: Backend {
+    public static let identifier = "sylixos"
+
+    /// Creates the backend.
+    public init() {}
+
+    /// SylixOS prints `SylixOS kernel version: ` first in `/proc/version` (procKernel.c); a tree with
+    /// `kernel/objects` is SylixOS as well, whatever `version` says.
+    public static func detect(procRoot: String) -> Bool {
+        let v = ProcFS.readFile(procRoot + "/version", maxBytes: 256)
+        if v.status == .ok && v.bytes.starts(with: Array("SylixOS kernel version".utf8)) { return true }
+        return ProcFS.readFile(procRoot + "/kernel/objects", maxBytes: 64).status == .ok
+    }
+
+    /// SylixOS has no boot identifier in procfs.
+    public func bootID(procRoot: String) -> String? { nil }
+
+    public var capturePlan: [CapturePlanEntry] {
+        [
+            CapturePlanEntry(path: "/proc/kernel/objects", scope: .system),
+            CapturePlanEntry(path: "/proc/kernel/tick", scope: .system),
+            CapturePlanEntry(path: "/proc/[pid]/mem", scope: .process),
+            CapturePlanEntry(path: "/proc/[pid]/filedesc", scope: .process),
+        ]
+    }
+}

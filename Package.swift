@@ -1,0 +1,72 @@
+// swift-tools-version:6.0
+// The field agent (device) and field control tool (host). See README.md and docs/.
+
+import PackageDescription
+
+/// Device-side targets must stay small: standard library and C library only.
+let package = Package(
+    name: "field",
+    products: [
+        .executable(name: "fieldagent", targets: ["fieldagent"]),
+        .executable(name: "fieldctl", targets: ["fieldctl"]),
+        .library(name: "FieldBundle", targets: ["FieldBundle"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
+    ],
+    targets: [
+        // C libraries.
+        .systemLibrary(
+            name: "CZstd",
+            path: "Sources/CZstd",
+            pkgConfig: "libzstd",
+            providers: [.apt(["libzstd-dev"])]
+        ),
+
+        // Device side (no Foundation).
+        .target(name: "FieldModel", path: "Sources/FieldModel"),
+        .target(name: "FieldSystem", dependencies: ["FieldModel"], path: "Sources/FieldSystem"),
+        .target(name: "FieldBundle", dependencies: ["FieldModel", "CZstd"], path: "Sources/FieldBundle"),
+        .target(name: "FieldLinux", dependencies: ["FieldModel", "FieldSystem"], path: "Backends/Linux"),
+        .target(name: "FieldSylixOS", dependencies: ["FieldModel", "FieldSystem"], path: "Backends/SylixOS"),
+        .target(
+            name: "FieldAgent",
+            dependencies: ["FieldModel", "FieldSystem", "FieldBundle", "FieldLinux", "FieldSylixOS"],
+            path: "Sources/FieldAgent"
+        ),
+        .executableTarget(name: "fieldagent", dependencies: ["FieldAgent"], path: "Sources/fieldagent"),
+
+        // Host side.
+        .target(
+            name: "FieldAnalysis",
+            dependencies: ["FieldModel", "FieldBundle", "FieldLinux", "FieldSylixOS"],
+            path: "Sources/FieldAnalysis"
+        ),
+        .target(name: "FieldCollector", dependencies: ["FieldBundle"], path: "Sources/FieldCollector"),
+        .executableTarget(
+            name: "fieldctl",
+            dependencies: [
+                "FieldAnalysis", "FieldBundle", "FieldCollector",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Sources/fieldctl"
+        ),
+
+        // Benchmark harness (tools/bench/run.sh drives it).
+        .executableTarget(
+            name: "fieldbench",
+            dependencies: ["FieldBundle", "FieldModel", "FieldSystem", "FieldLinux"],
+            path: "tools/bench/fieldbench"
+        ),
+
+        // Tests.
+        .testTarget(name: "FieldBundleTests", dependencies: ["FieldBundle", "FieldModel"], path: "Tests/FieldBundleTests"),
+        .testTarget(name: "FieldAnalysisTests", dependencies: ["FieldAnalysis", "FieldBundle"], path: "Tests/FieldAnalysisTests"),
+        .testTarget(name: "FieldLinuxTests", dependencies: ["FieldLinux", "FieldModel"], path: "Tests/FieldLinuxTests"),
+        .testTarget(
+            name: "EndToEndTests",
+            dependencies: ["FieldBundle", "FieldModel"],
+            path: "Tests/EndToEndTests"
+        ),
+    ]
+)

@@ -1,0 +1,228 @@
+import CZstd
+import FieldModel
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// When the writer asks the kernel to put data on stable storage.
+public enum FsyncPolicy: String, Sendable, Hashable, CaseIterable {
+    /// Never: fastest, a power cut may lose what the page cache held.
+    case never
+    /// At close (rotation or shutdown), before the rename: a closed bundle is durable. The default: one sync per
+    /// bundle is cheap on flash.
+    case close
+    /// After every sample as well: a power cut loses at most the sample being written, at one sync per interval.
+    case sample
+}
+
+/// Compression and durability settings of a writer.
+public struct WriterOptions: Sendable, Hashable {
+    /// zstd level (1-19). 3 is zstd's default: fast on small CPUs; the cross-sample redundancy does the rest.
+    public var level: Int32
+    /// log2 of the zstd window. The window must hold the previous sample for the redundancy between samples to
+    /// be found; 2^22 = 4 MiB covers the system and every process's cheap files on a busy board while the
+    /// compressor stays near 5 MiB. Readers need a window this large too.
+    public var windowLog: Int32
+    /// When to fsync.
+    public var fsync: FsyncPolicy
+    /// Largest record accepted, so a writer never produces what default readers refuse.
+    public var maxRecordBytes: Int
+
+    /// The device defaults.
+    public static let device = WriterOptions()
+
+    /// Creates options.
+    public init(level: Int32 = 3, windowLog: Int32 = 22, fsync: FsyncPolicy = .close, maxRecordBytes: Int = ReadLimits.default.maxRecordBytes) {
+        self.level = level
+        self.windowLog = windowLog
+        self.fsync = fsync
+        self.maxRecordBytes = maxRecordBytes
+    }
+}
+
+/// Writes one bundle: a single zstd frame holding the record stream, flushed after every sample.
+///
+/// The file is `NAME.zst.open` until `close` writes the end record, ends the frame and renames it to `NAME.zst`.
+/// After a crash the `.open` file holds every record up to the last flush; `BundleReader` reads it and reports
+/// it incomplete. Dropping a writer without `close` leaves the `.open` file as a crash would.
+public final class BundleWriter {
+    /// The name the bundle gets when closed.
+    public let finalPath: String
+    /// The name while it is being written.
+    public let openPath: String
+    /// The options in force.
+    public let options: WriterOptions
+    /// Compressed bytes written to the file so far.
+    public private(set) var compressedBytes: UInt64 = 0
+    /// Uncompressed record-stream bytes fed so far.
+    public private(set) var streamBytes: UInt64 = 0
+    /// Records written so far, indexed by type byte.
+    public private(set) var counts = [UInt64](repeating: 0, count: 256)
+
+    private var fd: Int32
+    private let cctx: OpaquePointer
+    private var out: [UInt8]
+    private var outFill = 0
+    private var state: State = .open
+
+    private enum State { case open, closed, failed }
+
+    /// Creates `finalPath + ".open"` (which must not exist), writes the magic and the header, and flushes.
+    public init(path finalPath: String, header: BundleHeader, options: WriterOptions = .device) throws(BundleError) {
+        self.finalPath = finalPath
+        self.openPath = finalPath + ".open"
+        self.options = options
+        guard let cctx = ZSTD_createCCtx() else { throw BundleError(.compression, "zstd could not allocate a compressor") }
+        self.cctx = cctx
+        self.out = [UInt8](repeating: 0, count: ZSTD_CStreamOutSize())
+        do {
+            try Self.check(ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, options.level), "level \(options.level)")
+            try Self.check(ZSTD_CCtx_setParameter(cctx, ZSTD_c_windowLog, options.windowLog), "window log \(options.windowLog)")
+            // The frame checksum lets `zstd -t` and every reader verify the whole closed bundle.
+            try Self.check(ZSTD_CCtx_setParameter(cctx, ZSTD_c_checksumFlag, 1), "checksum flag")
+        } catch {
+            ZSTD_freeCCtx(cctx)
+            throw error
+        }
+        do {
+            fd = try Syscalls.open(openPath, O_WRONLY | O_CREAT | O_EXCL)
+        } catch {
+            ZSTD_freeCCtx(cctx)
+            throw error
+        }
+        let v = FormatVersion.current
+        try feed(StreamLayout.magic + [v.major, v.minor])
+        try write(.header, payload: RecordCodec.encode(header), flush: true)
+    }
+
+    deinit {
+        if state != .closed { _ = Glibc.close(fd) }
+        ZSTD_freeCCtx(cctx)
+    }
+
+    private static func check(_ rc: Int, _ what: String) throws(BundleError) {
+        if ZSTD_isError(rc) != 0 {
+            throw BundleError(.compression, "zstd refused \(what): \(String(cString: ZSTD_getErrorName(rc)))")
+        }
+    }
+
+    /// Appends a sample and flushes, so it survives a crash of the agent from here on.
+    public func append(_ sample: Sample) throws(BundleError) {
+        try write(.sample, payload: RecordCodec.encode(sample), flush: true)
+        if options.fsync == .sample { try sync() }
+    }
+
+    /// Appends kernel log lines and flushes (an OOM kill line is worth its few bytes of flush overhead).
+    public func append(_ events: EventBatch) throws(BundleError) {
+        try write(.event, payload: RecordCodec.encode(events), flush: true)
+    }
+
+    /// Appends agent statistics; they reach the file with the next flush.
+    public func append(_ stats: AgentStats) throws(BundleError) {
+        try write(.stats, payload: RecordCodec.encode(stats), flush: false)
+    }
+
+    /// Appends a loss report and flushes.
+    public func append(_ loss: LossReport) throws(BundleError) {
+        try write(.loss, payload: RecordCodec.encode(loss), flush: true)
+    }
+
+    /// Appends a record of any type with a ready CBOR payload (for types added after v1.0 and for tests).
+    public func write(_ type: RecordType, payload: [UInt8], flush: Bool) throws(BundleError) {
+        guard state == .open else { throw BundleError(.state, "bundle \(openPath) is no longer open for writing") }
+        guard payload.count <= options.maxRecordBytes, payload.count <= Int(UInt32.max) else {
+            throw BundleError(
+                .limit, "a \(type) record of \(payload.count) bytes exceeds the \(options.maxRecordBytes)-byte record limit")
+        }
+        let n = UInt32(payload.count)
+        let head: [UInt8] = [UInt8(n & 0xFF), UInt8((n >> 8) & 0xFF), UInt8((n >> 16) & 0xFF), UInt8(n >> 24), type.rawValue]
+        var crc = CRC32C()
+        crc.update(head)
+        crc.update(payload)
+        let c = crc.value
+        try feed(head)
+        try feed(payload)
+        try feed([UInt8(c & 0xFF), UInt8((c >> 8) & 0xFF), UInt8((c >> 16) & 0xFF), UInt8(c >> 24)])
+        counts[Int(type.rawValue)] += 1
+        if flush { try drive(ZSTD_e_flush) }
+    }
+
+    /// Writes the end record, ends the zstd frame, syncs per policy and renames to the final name.
+    /// Returns the final path.
+    @discardableResult
+    public func close(reason: String, wallNanos: Int64, monoNanos: UInt64) throws(BundleError) -> String {
+        var tally: [(type: String, count: UInt64)] = []
+        for t in 0..<256 where counts[t] > 0 { tally.append((RecordType(rawValue: UInt8(t)).name, counts[t])) }
+        try write(.end, payload: RecordCodec.encode(BundleEnd(wallNanos: wallNanos, monoNanos: monoNanos, reason: reason, counts: tally)), flush: false)
+        try drive(ZSTD_e_end)
+        if options.fsync != .never { try sync() }
+        let closing = fd
+        state = .closed
+        if Glibc.close(closing) != 0 && errno != EINTR {
+            throw Syscalls.ioError("closing", openPath, errno)
+        }
+        try Syscalls.rename(openPath, finalPath)
+        if options.fsync != .never { try Syscalls.fsyncDirectory(of: finalPath) }
+        return finalPath
+    }
+
+    /// Syncs what was written so far.
+    public func sync() throws(BundleError) {
+        guard state == .open else { return }
+        try Syscalls.fsync(fd, path: openPath)
+    }
+
+    // MARK: Compression
+
+    private func feed(_ bytes: [UInt8]) throws(BundleError) {
+        streamBytes += UInt64(bytes.count)
+        try bytes.withBytes { (raw) throws(BundleError) in
+            var input = ZSTD_inBuffer(src: raw.baseAddress, size: raw.count, pos: 0)
+            while input.pos < input.size {
+                try compress(&input, ZSTD_e_continue)
+            }
+        }
+    }
+
+    /// Runs the compressor with `directive` until it has nothing left to emit, then writes the output out.
+    private func drive(_ directive: ZSTD_EndDirective) throws(BundleError) {
+        var input = ZSTD_inBuffer(src: nil, size: 0, pos: 0)
+        while try compress(&input, directive) != 0 {}
+        try drain()
+    }
+
+    @discardableResult
+    private func compress(_ input: inout ZSTD_inBuffer, _ directive: ZSTD_EndDirective) throws(BundleError) -> Int {
+        let (rc, filled): (Int, Int) = out.withUnsafeMutableBytes { raw in
+            var output = ZSTD_outBuffer(dst: raw.baseAddress, size: raw.count, pos: outFill)
+            let rc = ZSTD_compressStream2(cctx, &output, &input, directive)
+            return (rc, output.pos)
+        }
+        outFill = filled
+        if ZSTD_isError(rc) != 0 {
+            state = .failed
+            throw BundleError(.compression, "zstd failed while writing \(openPath): \(String(cString: ZSTD_getErrorName(rc)))")
+        }
+        if outFill == out.count { try drain() }
+        return rc
+    }
+
+    private func drain() throws(BundleError) {
+        guard outFill > 0 else { return }
+        do throws(BundleError) {
+            try out.withBytes { (raw) throws(BundleError) in
+                try Syscalls.writeAll(fd, UnsafeRawBufferPointer(rebasing: raw[0..<outFill]), path: openPath)
+            }
+        } catch {
+            // The file now ends at an unknown point inside a zstd block; everything before the last successful
+            // flush is still readable, so the caller can recover it, but this writer cannot go on.
+            state = .failed
+            throw error
+        }
+        compressedBytes += UInt64(outFill)
+        outFill = 0
+    }
+}

@@ -1,0 +1,77 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// Thin wrappers over the few system calls FieldBundle makes: EINTR retried, errno turned into BundleError once.
+enum Syscalls {
+    static func errorText(_ code: Int32) -> String { String(cString: strerror(code)) }
+
+    static func ioError(_ what: String, _ path: String, _ code: Int32) -> BundleError {
+        var hint = ""
+        switch code {
+        case ENOSPC: hint = " (the disk is full: free space or lower the spool quota)"
+        case EACCES, EPERM: hint = " (check the permissions of the file and its directory)"
+        case ENOENT: hint = " (check that the path exists)"
+        case EROFS: hint = " (the filesystem is read-only)"
+        default: break
+        }
+        return BundleError(.io, "\(what) \(path) failed: \(errorText(code))\(hint)", errno: code)
+    }
+
+    static func open(_ path: String, _ flags: Int32, _ mode: mode_t = 0o644) throws(BundleError) -> Int32 {
+        while true {
+            let fd = Glibc.open(path, flags | O_CLOEXEC, mode)
+            if fd >= 0 { return fd }
+            if errno != EINTR { throw ioError("opening", path, errno) }
+        }
+    }
+
+    /// Writes all of `bytes`, resuming after short writes.
+    static func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, path: String) throws(BundleError) {
+        var done = 0
+        while done < bytes.count {
+            let n = Glibc.write(fd, bytes.baseAddress! + done, bytes.count - done)
+            if n > 0 { done += n; continue }
+            if n < 0 && errno == EINTR { continue }
+            throw ioError("writing", path, n < 0 ? errno : EIO)
+        }
+    }
+
+    /// Reads up to `count` bytes; 0 means end of file.
+    static func read(_ fd: Int32, into buffer: UnsafeMutableRawPointer, count: Int, path: String) throws(BundleError) -> Int {
+        while true {
+            let n = Glibc.read(fd, buffer, count)
+            if n >= 0 { return n }
+            if errno != EINTR { throw ioError("reading", path, errno) }
+        }
+    }
+
+    static func fsync(_ fd: Int32, path: String) throws(BundleError) {
+        while Glibc.fsync(fd) != 0 {
+            // EINVAL: the file is on something that cannot sync (a pipe, some FUSE mounts); nothing to do.
+            if errno == EINVAL { return }
+            if errno != EINTR { throw ioError("syncing", path, errno) }
+        }
+    }
+
+    /// Makes a rename durable by syncing the directory that holds it.
+    static func fsyncDirectory(of path: String) throws(BundleError) {
+        let dir: String
+        if let slash = path.lastIndex(of: "/") { dir = slash == path.startIndex ? "/" : String(path[..<slash]) } else { dir = "." }
+        let fd = try open(dir, O_RDONLY | O_DIRECTORY)
+        defer { _ = Glibc.close(fd) }
+        try fsync(fd, path: dir)
+    }
+
+    static func rename(_ from: String, _ to: String) throws(BundleError) {
+        if Glibc.rename(from, to) != 0 { throw ioError("renaming \(from) to", to, errno) }
+    }
+
+    static func fileSize(_ fd: Int32) -> UInt64? {
+        var st = stat()
+        guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { return nil }
+        return UInt64(st.st_size)
+    }
+}

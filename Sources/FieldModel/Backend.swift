@@ -1,0 +1,25 @@
+/// An operating system's view of the device, read under a proc root.
+///
+/// Implementation requirements:
+/// - `detect` must be cheap and must not throw on odd or unreadable trees: it answers "not mine" instead.
+/// - Every path is relative to the proc root given by the caller, so the same code reads the live `/proc`,
+///   a fixture tree or a simulated SylixOS tree.
+/// - OS knowledge (formats, limits, quirks) lives only in the backend's own folder under `Backends/`.
+///
+/// The reading and parsing requirements are added as the agent and the analyzer grow (see DESIGN.md).
+public protocol Backend: Sendable {
+    /// Stable identifier recorded in bundle headers, e.g. `linux`, `sylixos`.
+    static var identifier: String { get }
+
+    /// Whether the tree under `procRoot` belongs to this backend's OS.
+    static func detect(procRoot: String) -> Bool
+
+    /// Creates the backend with its defaults.
+    init()
+
+    /// What the agent reads, cheap and deep, system and per process.
+    var capturePlan: [CapturePlanEntry] { get }
+
+    /// An identifier that changes at every boot, when the OS offers one; it tells reboots apart.
+    func bootID(procRoot: String) -> String?
+}
