@@ -65,7 +65,8 @@ let package = Package(
         .testTarget(name: "FieldLinuxTests", dependencies: ["FieldLinux", "FieldModel"], path: "Tests/FieldLinuxTests"),
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["FieldBundle", "FieldModel"],
+            // The executables are dependencies so that `swift test` builds them before running these tests.
+            dependencies: ["FieldBundle", "FieldModel", "fieldctl", "fieldagent"],
             path: "Tests/EndToEndTests"
         ),
     ]

@@ -45,6 +45,12 @@ public enum AgentCommand {
         action.sa_flags = 0  // no SA_RESTART: a pending sleep ends at once
         sigaction(SIGTERM, &action, nil)
         sigaction(SIGINT, &action, nil)
+        // A supervisor (or a test runner) may start us with these blocked; the mask is inherited across exec.
+        var unblock = sigset_t()
+        sigemptyset(&unblock)
+        sigaddset(&unblock, SIGTERM)
+        sigaddset(&unblock, SIGINT)
+        sigprocmask(SIG_UNBLOCK, &unblock, nil)
     }
 
     static var shouldStop: Bool { stopRequested != 0 }

@@ -103,6 +103,8 @@ public final class BundleReader {
     public private(set) var compressedBytes: UInt64 = 0
     /// Size of the input, when known.
     public let compressedSize: UInt64?
+    /// Most decompressed bytes held at once (the bounded-memory promise, observable).
+    public private(set) var peakBufferedBytes = 0
 
     private let source: Source
     private let dctx: OpaquePointer
@@ -318,6 +320,7 @@ public final class BundleReader {
                 pendingStart = 0
             }
             pending.append(contentsOf: output[0..<produced])
+            peakBufferedBytes = max(peakBufferedBytes, pending.count)
         }
         frameEnded = rc == 0
         if rc != 0 && produced == 0 && consumedTo == before {

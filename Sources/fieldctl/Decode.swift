@@ -78,7 +78,7 @@ extension Fieldctl {
                     let summary = BundleSummary.read(reader)
                     out.line(summary.render())
                 }
-                if let d = reader.damage { worst = max(worst, d.kind == .incomplete ? .incomplete : .damaged) }
+                worst = max(worst, ExitStatus(reader.damage))
             }
             out.flush()
             if worst != .ok { throw ExitCode(worst.rawValue) }

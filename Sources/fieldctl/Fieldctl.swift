@@ -1,4 +1,5 @@
 import ArgumentParser
+import FieldBundle
 
 /// The host tool: decode, and later analyze, compare and serve.
 @main
@@ -9,9 +10,10 @@ struct Fieldctl: ParsableCommand {
         discussion: """
             Bundles are zstd-compressed record streams (docs/bundle-format.md).
 
-            Exit codes: 0 success; 3 a bundle is incomplete (never closed: the agent was killed or lost power, \
-            everything it flushed was read); 4 a bundle is damaged (everything before the damage was printed); \
-            5 a bundle could not be opened; 64 the command line is wrong.
+            Exit codes: 0 success; 3 a bundle ends early (never closed because the agent was killed or lost \
+            power, or cut short in a copy): every record before the end was read; 4 a bundle is damaged (wrong \
+            bytes, or over a size limit): every record before the damage was read; 5 a bundle could not be opened; \
+            64 the command line is wrong. With several bundles the highest code wins.
             """,
         version: "0.1.0",
         subcommands: [Decode.self]
@@ -21,9 +23,20 @@ struct Fieldctl: ParsableCommand {
 /// The documented exit codes; the highest that applies wins.
 enum ExitStatus: Int32, Comparable {
     case ok = 0
-    case incomplete = 3
+    case endsEarly = 3
     case damaged = 4
     case unreadable = 5
 
     static func < (a: ExitStatus, b: ExitStatus) -> Bool { a.rawValue < b.rawValue }
+}
+
+extension ExitStatus {
+    /// The exit status a reader's damage deserves.
+    init(_ damage: Damage?) {
+        switch damage?.kind {
+        case nil: self = .ok
+        case .incomplete, .truncated: self = .endsEarly
+        case .corrupt, .limit: self = .damaged
+        }
+    }
 }

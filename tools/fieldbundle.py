@@ -1,0 +1,275 @@
+#!/usr/bin/env python3
+"""Reference decoder for field bundles (docs/bundle-format.md), independent of the Swift code.
+
+Prints the same JSON lines as `fieldctl decode --format jsonl`, byte for byte, and exits with the same codes:
+0 intact, 3 ends early (never closed, or cut short), 4 damaged (wrong bytes or over a limit), 5 cannot open.
+
+Needs the PyPI packages cbor2 and zstandard.
+"""
+
+import argparse
+import base64
+import io
+import json
+import os
+import struct
+import sys
+
+import cbor2
+import zstandard
+
+MAGIC = b"FIELDB"
+TYPE_NAMES = {1: "header", 2: "sample", 3: "event", 4: "stats", 5: "end", 6: "loss"}
+MAX_RECORD_BYTES = 64 << 20
+MAX_STREAM_BYTES = 64 << 30
+MAX_WINDOW_LOG = 27
+CHUNK = 4096  # compressed bytes fed at a time, which bounds the output of one call
+
+
+def _crc32c_table():
+    table = []
+    for i in range(256):
+        c = i
+        for _ in range(8):
+            c = (c >> 1) ^ 0x82F63B78 if c & 1 else c >> 1
+        table.append(c)
+    return table
+
+
+_TABLE = _crc32c_table()
+
+
+def crc32c(data):
+    crc = 0xFFFFFFFF
+    for b in data:
+        crc = (crc >> 8) ^ _TABLE[(crc ^ b) & 0xFF]
+    return crc ^ 0xFFFFFFFF
+
+
+class Malformed(Exception):
+    pass
+
+
+def to_json_value(v):
+    """The JSON form of a decoded CBOR item (the rules in docs/bundle-format.md, "JSON lines")."""
+    if isinstance(v, bool) or v is None or isinstance(v, (int, str)):
+        return v
+    if isinstance(v, (bytes, bytearray)):
+        try:
+            return {"utf8": bytes(v).decode("utf-8")}
+        except UnicodeDecodeError:
+            return {"base64": base64.b64encode(bytes(v)).decode("ascii")}
+    if isinstance(v, list):
+        return [to_json_value(e) for e in v]
+    if isinstance(v, dict):
+        return {k: to_json_value(e) for k, e in v.items()}
+    if isinstance(v, float):
+        return v if v == v and v not in (float("inf"), float("-inf")) else None
+    if isinstance(v, cbor2.CBORTag):
+        return to_json_value(v.value)
+    if isinstance(v, cbor2.CBORSimpleValue):
+        return v.value
+    if v is cbor2.undefined:
+        return None
+    raise Malformed("unsupported item %r" % type(v))
+
+
+def check_keys(v):
+    """The format allows text map keys only."""
+    if isinstance(v, dict):
+        for k, e in v.items():
+            if not isinstance(k, str):
+                raise Malformed("map key is not text")
+            check_keys(e)
+    elif isinstance(v, list):
+        for e in v:
+            check_keys(e)
+
+
+def decode_payload(payload):
+    fp = io.BytesIO(payload)
+    try:
+        # Tags are kept as tags (semantic decoding off) so every tag renders as its content.
+        value = cbor2.CBORDecoder(fp, tag_hook=lambda decoder, tag: tag).decode()
+    except Exception:
+        return None
+    if fp.tell() != len(payload):
+        return None
+    try:
+        check_keys(value)
+        return to_json_value(value)
+    except Malformed:
+        return None
+
+
+def dumps(obj):
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+
+
+class Stream:
+    """Decompresses a bundle a chunk at a time, following zstd frames like `zstd -dc`."""
+
+    def __init__(self, fh):
+        self.fh = fh
+        self.dctx = zstandard.ZstdDecompressor(max_window_size=1 << MAX_WINDOW_LOG)
+        self.obj = None
+        self.frame_ended = False  # the last frame ended and no new one has started
+        self.unused = b""
+        self.source_done = False
+        self.error = None  # (kind, reason)
+        self.produced = 0
+
+    def more(self):
+        """Returns the next decompressed bytes, b"" at the end of input, None after an error."""
+        while True:
+            if self.error:
+                return None
+            if not self.unused:
+                if self.source_done:
+                    return b""
+                self.unused = self.fh.read(CHUNK)
+                if not self.unused:
+                    self.source_done = True
+                    return b""
+            if self.obj is None or self.obj.eof:
+                self.obj = self.dctx.decompressobj()
+            data, self.unused = self.unused, b""
+            try:
+                out = self.obj.decompress(data)
+            except zstandard.ZstdError as e:
+                kind = "limit" if "window" in str(e).lower() and "large" in str(e).lower() else "corrupt"
+                self.error = (kind, "zstd cannot decode the data (%s)" % e)
+                return None
+            if self.obj.eof:
+                self.unused = self.obj.unused_data
+            self.frame_ended = self.obj.eof
+            if out:
+                if self.produced + len(out) > MAX_STREAM_BYTES:
+                    self.error = ("limit", "the stream exceeds the byte limit")
+                    return None
+                self.produced += len(out)
+                return out
+
+
+def decode_bundle(path, emit):
+    """Prints the lines of one bundle; returns the exit status it deserves."""
+    try:
+        fh = open(path, "rb")
+    except OSError as e:
+        print("fieldbundle.py: cannot open %s: %s" % (path, e.strerror), file=sys.stderr)
+        return 5
+    with fh:
+        size = os.fstat(fh.fileno()).st_size
+        stream = Stream(fh)
+        buf = bytearray()
+        offset = 0  # stream offset of buf[0]
+        index = 0
+        fmt = None
+        saw_end = False
+        header_printed = [False]
+        damage = None
+
+        def bundle_line():
+            if not header_printed[0]:
+                emit(dumps({"bundle": path, "size": size, "format": fmt}))
+                header_printed[0] = True
+
+        def fill(n):
+            while len(buf) < n:
+                chunk = stream.more()
+                if not chunk:
+                    return False
+                buf.extend(chunk)
+            return True
+
+        def short(needed):
+            if stream.error:
+                return stream.error[0]
+            if not buf and fmt is not None:
+                if stream.frame_ended:
+                    return None if saw_end else "incomplete"
+                return "truncated" if saw_end else "incomplete"
+            return "truncated"
+
+        complete = False
+        while True:
+            if fmt is None:
+                if not fill(8):
+                    damage = short(8)
+                    break
+                if bytes(buf[:6]) != MAGIC or buf[6] != 1:
+                    damage = "corrupt"
+                    break
+                fmt = "%d.%d" % (buf[6], buf[7])
+                del buf[:8]
+                offset += 8
+            if not fill(5):
+                damage = short(5)
+                if damage is None:
+                    complete = True
+                break
+            if saw_end:
+                damage = "corrupt"
+                break
+            length, rtype = struct.unpack_from("<IB", buf, 0)
+            if length > MAX_RECORD_BYTES:
+                damage = "limit"
+                break
+            total = 5 + length + 4
+            if not fill(total):
+                damage = short(total)
+                break
+            (stored,) = struct.unpack_from("<I", buf, total - 4)
+            if crc32c(bytes(buf[: total - 4])) != stored:
+                damage = "corrupt"
+                break
+            payload = bytes(buf[5 : 5 + length])
+            bundle_line()
+            emit(
+                dumps(
+                    {
+                        "record": index,
+                        "offset": offset,
+                        "type": TYPE_NAMES.get(rtype, "type-%d" % rtype),
+                        "length": length,
+                        "payload": decode_payload(payload),
+                    }
+                )
+            )
+            del buf[:total]
+            offset += total
+            index += 1
+            if rtype == 5:
+                saw_end = True
+        bundle_line()
+        result = {
+            "result": path,
+            "records": index,
+            "complete": complete,
+            "damage": None if damage is None else {"kind": damage, "records": index, "offset": offset},
+        }
+        emit(dumps(result))
+        if damage is None:
+            return 0
+        return 3 if damage in ("incomplete", "truncated") else 4
+
+
+def main(argv=None):
+    global MAX_RECORD_BYTES, MAX_STREAM_BYTES
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("bundles", nargs="+", help="bundle files (.zst or .zst.open)")
+    p.add_argument("--max-record-bytes", type=int, default=MAX_RECORD_BYTES)
+    p.add_argument("--max-stream-bytes", type=int, default=MAX_STREAM_BYTES)
+    args = p.parse_args(argv)
+    MAX_RECORD_BYTES = args.max_record_bytes
+    MAX_STREAM_BYTES = args.max_stream_bytes
+    out = sys.stdout
+    worst = 0
+    for path in args.bundles:
+        worst = max(worst, decode_bundle(path, lambda line: out.write(line + "\n")))
+    out.flush()
+    return worst
+
+
+if __name__ == "__main__":
+    sys.exit(main())
