@@ -55,7 +55,7 @@ let package = Package(
         // Benchmark harness (tools/bench/run.sh drives it).
         .executableTarget(
             name: "fieldbench",
-            dependencies: ["FieldBundle", "FieldModel", "FieldSystem", "FieldLinux"],
+            dependencies: ["FieldBundle", "FieldModel", "FieldSystem", "CZstd"],
             path: "tools/bench/fieldbench"
         ),
 

@@ -169,6 +169,9 @@ public final class BundleWriter {
         return finalPath
     }
 
+    /// Memory the zstd compressor holds (window, tables, buffers), for the agent's self-statistics and budgets.
+    public var compressorMemoryBytes: Int { ZSTD_sizeof_CCtx(cctx) }
+
     /// Syncs what was written so far.
     public func sync() throws(BundleError) {
         guard state == .open else { return }

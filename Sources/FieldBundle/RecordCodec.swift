@@ -36,9 +36,13 @@ public enum RecordCodec {
     }
 
     /// The sample payload.
+    ///
+    /// Read durations travel in one array after the entries rather than inside them: an entry whose content did
+    /// not change then repeats the previous sample's bytes exactly, and zstd codes a run of such entries as one
+    /// match. Microseconds are precise enough for a file read and take a byte or two.
     public static func encode(_ s: Sample) -> [UInt8] {
         var e = CBOREncoder(capacity: 64 + s.files.reduce(0) { $0 + $1.bytes.count + $1.path.utf8.count + 40 })
-        e.beginMap(4)
+        e.beginMap(5)
         e.encode("seq"); e.encode(s.sequence)
         e.encode("wall_ns"); e.encode(s.wallNanos)
         e.encode("mono_ns"); e.encode(s.monoNanos)
@@ -46,15 +50,17 @@ public enum RecordCodec {
         e.beginArray(s.files.count)
         for f in s.files {
             let hasData = f.status == .ok
-            e.beginMap(3 + (f.kind != .file ? 1 : 0) + (f.errno != nil ? 1 : 0) + (f.truncated ? 1 : 0) + (hasData ? 1 : 0))
+            e.beginMap(2 + (f.kind != .file ? 1 : 0) + (f.errno != nil ? 1 : 0) + (f.truncated ? 1 : 0) + (hasData ? 1 : 0))
             e.encode("path"); e.encode(f.path)
             if f.kind != .file { e.encode("kind"); e.encode(f.kind.rawValue) }
             e.encode("status"); e.encode(f.status.rawValue)
             if let n = f.errno { e.encode("errno"); e.encode(Int64(n)) }
-            e.encode("read_ns"); e.encode(f.readNanos)
             if f.truncated { e.encode("truncated"); e.encode(true) }
             if hasData { e.encode("data"); e.encode(bytes: f.bytes) }
         }
+        e.encode("read_us")
+        e.beginArray(s.files.count)
+        for f in s.files { e.encode((f.readNanos + 500) / 1000) }
         return e.bytes
     }
 
@@ -189,9 +195,10 @@ public enum RecordCodec {
         guard let items = try field(m, "files", t).arrayValue else {
             throw BundleError(.schema, "sample record field 'files' is not an array")
         }
+        let times = m["read_us"]?.arrayValue ?? []
         var files: [FileCapture] = []
         files.reserveCapacity(items.count)
-        for item in items {
+        for (i, item) in items.enumerated() {
             guard let path = item["path"]?.string else { throw BundleError(.schema, "sample file entry has no path") }
             files.append(
                 FileCapture(
@@ -200,7 +207,7 @@ public enum RecordCodec {
                     // A status this version does not know is kept as the closest generic one.
                     status: item["status"]?.string.flatMap(ReadStatus.init(rawValue:)) ?? .error,
                     errno: item["errno"]?.int64.map { Int32(clamping: $0) },
-                    readNanos: item["read_ns"]?.uint64 ?? 0,
+                    readNanos: (i < times.count ? times[i].uint64 ?? 0 : 0) &* 1000,
                     truncated: item["truncated"]?.boolValue ?? false,
                     bytes: item["data"]?.byteString ?? []))
         }

@@ -36,7 +36,7 @@ public struct FileCapture: Sendable, Hashable {
     public var status: ReadStatus
     /// The errno behind a non-`ok` status, when there was one.
     public var errno: Int32?
-    /// Wall time spent opening and reading the entry, in nanoseconds.
+    /// Time spent opening and reading the entry, in nanoseconds (bundles keep it to the microsecond).
     public var readNanos: UInt64
     /// True when the content was cut at the agent's per-file size limit.
     public var truncated: Bool

@@ -66,7 +66,7 @@ func randomSample(_ seq: UInt64, _ rng: inout SeededRandom) -> Sample {
         return FileCapture(
             path: "/proc/\(Int.random(in: 1...40000, using: &rng))/f\(i)", kind: kind, status: status,
             errno: status == .ok ? nil : Int32.random(in: 1...130, using: &rng),
-            readNanos: UInt64.random(in: 0...10_000_000, using: &rng), truncated: Bool.random(using: &rng) && status == .ok,
+            readNanos: UInt64.random(in: 0...10_000, using: &rng) * 1000, truncated: Bool.random(using: &rng) && status == .ok,
             bytes: status == .ok ? randomBytes(Int.random(in: 0...3000, using: &rng), &rng, text: Bool.random(using: &rng)) : [])
     }
     return Sample(

@@ -1,1 +1,132 @@
-print("placeholder")
+// Benchmark harness for the bundle writer and reader (tools/bench/run.sh drives it; results in docs/performance.md).
+//
+//   fieldbench write SOURCE.zst OUT.zst [--repeat N] [--level L] [--window-log W]
+//       Loads the samples of SOURCE (raw /proc text captured by fieldagent on this machine), writes them N times
+//       into OUT with a fresh writer, and reports throughput and size against a zstd -3 per-sample baseline.
+//   fieldbench read BUNDLE [--typed]
+//       Reads every record (decompress, frame, checksum; with --typed also CBOR-decodes samples) and reports
+//       throughput in decompressed MB/s.
+
+import CZstd
+import FieldBundle
+import FieldModel
+import FieldSystem
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+func fail(_ s: String) -> Never {
+    var line = Array(("fieldbench: " + s + "\n").utf8)
+    _ = line.withUnsafeMutableBytes { write(2, $0.baseAddress!, $0.count) }
+    exit(2)
+}
+
+func option(_ args: [String], _ name: String) -> String? {
+    guard let i = args.firstIndex(of: name), i + 1 < args.count else { return nil }
+    return args[i + 1]
+}
+
+func mbps(_ bytes: UInt64, _ nanos: UInt64) -> String {
+    let v = Double(bytes) / 1e6 / (Double(nanos) / 1e9)
+    return String(Int(v.rounded()))
+}
+
+func loadSamples(_ path: String) -> (BundleHeader, [Sample]) {
+    let reader: BundleReader
+    do { reader = try BundleReader(path: path) } catch { fail(error.message) }
+    var header: BundleHeader?
+    var samples: [Sample] = []
+    while let r = reader.next() {
+        do {
+            if r.type == .header { header = try RecordCodec.decodeHeader(r.payload) }
+            if r.type == .sample { samples.append(try RecordCodec.decodeSample(r.payload)) }
+        } catch { fail("\(path): \(error.message)") }
+    }
+    guard let h = header, !samples.isEmpty else { fail("\(path) has no header or no samples") }
+    return (h, samples)
+}
+
+/// What a shell loop piping each sample's files through `zstd -3` would store: each sample compressed alone.
+func perSampleZstd3(_ s: Sample) -> Int {
+    var raw: [UInt8] = []
+    for f in s.files { raw.append(contentsOf: f.bytes) }
+    var out = [UInt8](repeating: 0, count: ZSTD_compressBound(raw.count))
+    let n = raw.withUnsafeBytes { src in out.withUnsafeMutableBytes { dst in
+        ZSTD_compress(dst.baseAddress, dst.count, src.baseAddress, src.count, 3)
+    } }
+    return ZSTD_isError(n) != 0 ? raw.count : n
+}
+
+func writeBench(_ args: [String]) {
+    guard args.count >= 2 else { fail("usage: fieldbench write SOURCE.zst OUT.zst [--repeat N] [--level L] [--window-log W]") }
+    let (header, samples) = loadSamples(args[0])
+    let out = args[1]
+    // Experiments on what costs bytes: zero the per-file read times, leave out files whose path contains a word.
+    let zeroTimes = args.contains("--zero-read-times")
+    let skip = args.indices.filter { args[$0] == "--skip" && $0 + 1 < args.count }.map { args[$0 + 1] }
+    let repeatCount = Int(option(args, "--repeat") ?? "1") ?? 1
+    var options = WriterOptions.device
+    if let l = option(args, "--level").flatMap(Int32.init) { options.level = l }
+    if let w = option(args, "--window-log").flatMap(Int32.init) { options.windowLog = w }
+    unlink(out)
+    let t0 = Clock.monotonicNanos()
+    let writer: BundleWriter
+    do { writer = try BundleWriter(path: out, header: header, options: options) } catch { fail(error.message) }
+    var sizes: [UInt64] = []
+    var seq: UInt64 = 0
+    let step = samples.count > 1 ? UInt64(samples[1].monoNanos &- samples[0].monoNanos) : 1_000_000_000
+    for _ in 0..<repeatCount {
+        for s in samples {
+            var copy = s
+            if zeroTimes { for i in copy.files.indices { copy.files[i].readNanos = 0 } }
+            if !skip.isEmpty { copy.files.removeAll { f in skip.contains { f.path.contains($0) } } }
+            copy.sequence = seq
+            copy.monoNanos = samples[0].monoNanos &+ seq &* step
+            copy.wallNanos = samples[0].wallNanos &+ Int64(seq &* step)
+            do { try writer.append(copy) } catch { fail(error.message) }
+            sizes.append(writer.compressedBytes)
+            seq += 1
+        }
+    }
+    let memory = writer.compressorMemoryBytes
+    do { try writer.close(reason: "shutdown", wallNanos: 0, monoNanos: 0) } catch { fail(error.message) }
+    let elapsed = Clock.monotonicNanos() - t0
+    // Steady state: skip the first tenth (the first sample pays for a cold window).
+    let warmup = max(1, sizes.count / 10)
+    let steady = Double(sizes.last! - sizes[warmup - 1]) / Double(sizes.count - warmup)
+    let baseline = Double(samples.map(perSampleZstd3).reduce(0, +)) / Double(samples.count)
+    let raw = Double(samples.map { $0.files.reduce(0) { $0 + $1.bytes.count } }.reduce(0, +)) / Double(samples.count)
+    print("write: \(sizes.count) samples, \(writer.streamBytes) stream bytes -> \(writer.compressedBytes) compressed in "
+        + "\(elapsed / 1_000_000) ms = \(mbps(writer.streamBytes, elapsed)) MB/s (level \(options.level), window 2^\(options.windowLog))")
+    print("size: raw content \(Int(raw)) B/sample; each sample alone with zstd -3: \(Int(baseline)) B; "
+        + "in the bundle (steady state): \(Int(steady)) B; ratio 1/\(String(Int((baseline / steady).rounded())))")
+    print("memory: zstd compressor holds \(memory / 1024) KiB")
+}
+
+func readBench(_ args: [String]) {
+    guard let path = args.first else { fail("usage: fieldbench read BUNDLE [--typed]") }
+    let typed = args.contains("--typed")
+    let t0 = Clock.monotonicNanos()
+    let reader: BundleReader
+    do { reader = try BundleReader(path: path) } catch { fail(error.message) }
+    var records = 0
+    var files = 0
+    while let r = reader.next() {
+        records += 1
+        if typed && r.type == .sample {
+            do { files += try RecordCodec.decodeSample(r.payload).files.count } catch { fail(error.message) }
+        }
+    }
+    let elapsed = Clock.monotonicNanos() - t0
+    if let d = reader.damage { fail("\(path): \(d)") }
+    print("read\(typed ? " --typed" : ""): \(records) records\(typed ? ", \(files) files" : ""), \(reader.streamBytes) stream bytes in "
+        + "\(elapsed / 1_000_000) ms = \(mbps(reader.streamBytes, elapsed)) MB/s; peak buffered \(reader.peakBufferedBytes / 1024) KiB")
+}
+
+let args = Array(CommandLine.arguments.dropFirst())
+switch args.first {
+case "write": writeBench(Array(args.dropFirst()))
+case "read": readBench(Array(args.dropFirst()))
+default: fail("usage: fieldbench write|read ... (see tools/bench/run.sh)")
+}
