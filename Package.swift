@@ -62,7 +62,10 @@ let package = Package(
         // Tests.
         .testTarget(name: "FieldBundleTests", dependencies: ["FieldBundle", "FieldModel"], path: "Tests/FieldBundleTests"),
         .testTarget(name: "FieldAnalysisTests", dependencies: ["FieldAnalysis", "FieldBundle"], path: "Tests/FieldAnalysisTests"),
+        .testTarget(name: "FieldCollectorTests", dependencies: ["FieldCollector"], path: "Tests/FieldCollectorTests"),
         .testTarget(name: "FieldLinuxTests", dependencies: ["FieldLinux", "FieldModel"], path: "Tests/FieldLinuxTests"),
+        .testTarget(name: "FieldSylixOSTests", dependencies: ["FieldSylixOS", "FieldModel"], path: "Tests/FieldSylixOSTests"),
+        .testTarget(name: "FieldSystemTests", dependencies: ["FieldSystem", "FieldModel"], path: "Tests/FieldSystemTests"),
         .testTarget(
             name: "EndToEndTests",
             // The executables are dependencies so that `swift test` builds them before running these tests.

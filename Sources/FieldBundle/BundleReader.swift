@@ -36,6 +36,14 @@ public struct RawRecord: Sendable, Hashable {
     public var type: RecordType
     /// The CBOR payload, checksum verified.
     public var payload: [UInt8]
+
+    /// Creates a record (readers make these; tests and tools may too).
+    public init(index: Int, offset: UInt64, type: RecordType, payload: [UInt8]) {
+        self.index = index
+        self.offset = offset
+        self.type = type
+        self.payload = payload
+    }
 }
 
 /// What stopped a reader before a clean end, and what it cost.
@@ -67,6 +75,20 @@ public struct Damage: Sendable, Hashable, CustomStringConvertible {
     public var compressedOffset: UInt64
     /// Size of the compressed input, when known (a regular file).
     public var compressedSize: UInt64?
+
+    /// Creates a damage report.
+    public init(
+        kind: Kind, reason: String, records: Int, offset: UInt64, discardedBytes: UInt64, compressedOffset: UInt64,
+        compressedSize: UInt64?
+    ) {
+        self.kind = kind
+        self.reason = reason
+        self.records = records
+        self.offset = offset
+        self.discardedBytes = discardedBytes
+        self.compressedOffset = compressedOffset
+        self.compressedSize = compressedSize
+    }
 
     /// Compressed bytes that could not be used at all, when the input size is known.
     public var unreadCompressedBytes: UInt64? { compressedSize.map { $0 > compressedOffset ? $0 - compressedOffset : 0 } }

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Bundle writer and reader benchmarks on real /proc content from this machine (results: docs/performance.md).
+#
+# 1. fieldagent samples this machine's /proc (every 0.25 s for 30 s) into a source bundle.
+# 2. fieldbench write re-writes those samples 10 times over with the default writer: throughput, and bytes per
+#    steady-state sample against compressing each sample's raw files alone with zstd -3.
+# 3. The reader on that bundle, timed by hyperfine against `zstd -dc` on the same file.
+#
+# Needs: Swift, zstd, hyperfine (installed from Debian if missing), GNU time.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+bash tools/setup.sh
+command -v hyperfine >/dev/null || { apt-get update -qq && apt-get install -y -qq hyperfine >/dev/null; }
+[ -x /usr/bin/time ] || { apt-get update -qq && apt-get install -y -qq time >/dev/null; }
+for p in fieldagent fieldctl fieldbench; do swift build -c release --product $p 2>&1 | tail -n 1; done
+BIN=$(swift build -c release --show-bin-path)
+OUT=${BENCH_OUT:-out/bench}
+rm -rf "$OUT"; mkdir -p "$OUT"
+
+echo "## machine"
+echo "$(nproc) cores, $(grep MemTotal /proc/meminfo | tr -s ' '), kernel $(uname -r), $(ls -d /proc/[0-9]* | wc -l) processes, zstd $(zstd -V | grep -o 'v[0-9.]*')"
+
+echo "## capture: fieldagent --interval 0.25 --duration 30 on /proc"
+"$BIN/fieldagent" --interval 0.25 --duration 30 --spool "$OUT/src" --device-id bench
+SRC=$(ls "$OUT"/src/*.zst)
+
+echo "## writer (3 runs, default options: level 3, window 2^22)"
+for i in 1 2 3; do "$BIN/fieldbench" write "$SRC" "$OUT/big.zst" --repeat 10; done
+
+echo "## reader"
+"$BIN/fieldbench" read "$OUT/big.zst"
+"$BIN/fieldbench" read "$OUT/big.zst" --typed
+hyperfine --warmup 2 --runs 10 -N --export-markdown "$OUT/hyperfine.md" \
+  "zstd -dcq $OUT/big.zst -o /dev/null -f" \
+  "$BIN/fieldbench read $OUT/big.zst" \
+  "$BIN/fieldbench read $OUT/big.zst --typed" \
+  "$BIN/fieldctl decode --format summary $OUT/big.zst" 2>&1 | grep -vE '^\s*$'
+cat "$OUT/hyperfine.md"
+
+echo "## reader peak memory (GNU time, maximum resident set size)"
+/usr/bin/time -f "fieldbench read: %M KiB" "$BIN/fieldbench" read "$OUT/big.zst" >/dev/null
+/usr/bin/time -f "zstd -dc: %M KiB" zstd -dcq "$OUT/big.zst" -o /dev/null -f
+ls -l "$OUT/big.zst" | awk '{print "bundle: " $5 " bytes compressed"}'
