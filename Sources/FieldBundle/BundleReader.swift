@@ -284,8 +284,11 @@ public final class BundleReader {
         while pending.count - pendingStart < n {
             if stopped { return false }
             if inputPos == inputEnd {
-                if sourceDone || !readInput() { return false }
-                continue
+                if !sourceDone && readInput() { continue }
+                // End of input. zstd consumes a block's input in the call that decodes it, and may keep part of
+                // that block's output when the output buffer filled up: hand it over before deciding anything.
+                if drainStep() { continue }
+                return false
             }
             if !decompressStep() { return false }
         }
@@ -308,8 +311,15 @@ public final class BundleReader {
         }
     }
 
+    /// At end of input, one call of the decompressor without input. True if it handed over more output.
+    private func drainStep() -> Bool {
+        guard !stopped else { return false }
+        let before = streamBytes
+        return decompressStep(atEnd: true) && streamBytes > before
+    }
+
     /// One call of the decompressor on the buffered input; appends output to `pending`.
-    private func decompressStep() -> Bool {
+    private func decompressStep(atEnd: Bool = false) -> Bool {
         let before = inputPos
         let (rc, produced, consumedTo): (Int, Int, Int) = input.withUnsafeBytes { inRaw in
             output.withUnsafeMutableBytes { outRaw in
@@ -344,8 +354,10 @@ public final class BundleReader {
             pending.append(contentsOf: output[0..<produced])
             peakBufferedBytes = max(peakBufferedBytes, pending.count)
         }
-        frameEnded = rc == 0
-        if rc != 0 && produced == 0 && consumedTo == before {
+        // After a frame's end, an empty call answers "next frame header wanted" (non-zero): only a call that moved
+        // data says anything about where the frame stands.
+        if produced > 0 || consumedTo > before { frameEnded = rc == 0 }
+        if rc != 0 && produced == 0 && consumedTo == before && !atEnd {
             // No progress with input available and room for output: the decoder is stuck on this data.
             _ = fail(.corrupt, "zstd made no progress on the data", discarded: true)
             return false

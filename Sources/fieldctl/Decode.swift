@@ -60,20 +60,25 @@ extension Fieldctl {
                 }
                 switch format {
                 case .jsonl:
-                    var headerPrinted = false
-                    let summary = BundleSummary.read(reader) { r in
-                        if !headerPrinted {
+                    // The bundle line comes after the first record so that it can name the format version.
+                    var first = true
+                    while let r = reader.next() {
+                        if first {
                             out.line(JSONLines.bundleLine(path: path, size: reader.compressedSize, format: reader.format))
-                            headerPrinted = true
+                            first = false
                         }
                         out.line(JSONLines.recordLine(r))
                     }
-                    if !headerPrinted {
+                    if first {
                         out.line(JSONLines.bundleLine(path: path, size: reader.compressedSize, format: reader.format))
                     }
                     out.line(
-                        JSONLines.resultLine(path: path, records: reader.recordCount, complete: summary.complete, damage: summary.damage))
-                    if let d = summary.damage { out.flush(); printError("fieldctl: \(path): \(d)") }
+                        JSONLines.resultLine(
+                            path: path, records: reader.recordCount, complete: reader.isComplete, damage: reader.damage))
+                    if let d = reader.damage {
+                        out.flush()
+                        printError("fieldctl: \(path): \(d)")
+                    }
                 case .summary:
                     let summary = BundleSummary.read(reader)
                     out.line(summary.render())
