@@ -59,13 +59,14 @@ let package = Package(
             path: "tools/bench/fieldbench"
         ),
 
-        // Tests.
+        // Tests, and the helpers they share.
+        .target(name: "FieldTestKit", path: "Tests/FieldTestKit"),
         .testTarget(name: "FieldBundleTests", dependencies: ["FieldBundle", "FieldModel"], path: "Tests/FieldBundleTests"),
         .testTarget(name: "FieldAnalysisTests", dependencies: ["FieldAnalysis", "FieldBundle"], path: "Tests/FieldAnalysisTests"),
         .testTarget(name: "FieldCollectorTests", dependencies: ["FieldCollector"], path: "Tests/FieldCollectorTests"),
-        .testTarget(name: "FieldLinuxTests", dependencies: ["FieldLinux", "FieldModel"], path: "Tests/FieldLinuxTests"),
-        .testTarget(name: "FieldSylixOSTests", dependencies: ["FieldSylixOS", "FieldModel"], path: "Tests/FieldSylixOSTests"),
-        .testTarget(name: "FieldSystemTests", dependencies: ["FieldSystem", "FieldModel"], path: "Tests/FieldSystemTests"),
+        .testTarget(name: "FieldLinuxTests", dependencies: ["FieldLinux", "FieldModel", "FieldTestKit"], path: "Tests/FieldLinuxTests"),
+        .testTarget(name: "FieldSylixOSTests", dependencies: ["FieldSylixOS", "FieldModel", "FieldTestKit"], path: "Tests/FieldSylixOSTests"),
+        .testTarget(name: "FieldSystemTests", dependencies: ["FieldSystem", "FieldModel", "FieldTestKit"], path: "Tests/FieldSystemTests"),
         .testTarget(
             name: "EndToEndTests",
             // The executables are dependencies so that `swift test` builds them before running these tests.

@@ -1,5 +1,6 @@
 import FieldLinux
 import FieldModel
+import FieldTestKit
 import Testing
 
 @Suite struct LinuxDetectTests {

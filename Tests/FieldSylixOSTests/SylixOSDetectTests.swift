@@ -1,5 +1,6 @@
 import FieldModel
 import FieldSylixOS
+import FieldTestKit
 import Testing
 
 @Suite struct SylixOSDetectTests {

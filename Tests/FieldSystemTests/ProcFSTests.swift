@@ -1,5 +1,6 @@
 import FieldModel
 import FieldSystem
+import FieldTestKit
 import Foundation
 import Testing
 

@@ -1,10 +1,12 @@
 import Foundation
 
-/// A throw-away directory tree for procfs fixtures.
-struct FixtureTree {
-    let root: String
+/// A throw-away directory tree for procfs fixtures: relative path -> content.
+public struct FixtureTree: Sendable {
+    /// The tree's root directory (use it as a proc root).
+    public let root: String
 
-    init(_ files: [String: String]) throws {
+    /// Creates the tree under the temporary directory.
+    public init(_ files: [String: String]) throws {
         root = FileManager.default.temporaryDirectory.appendingPathComponent("field-fixture-\(UUID().uuidString)").path
         for (path, content) in files {
             let url = URL(fileURLWithPath: root + "/" + path)
@@ -14,5 +16,6 @@ struct FixtureTree {
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
     }
 
-    func remove() { try? FileManager.default.removeItem(atPath: root) }
+    /// Deletes the tree.
+    public func remove() { try? FileManager.default.removeItem(atPath: root) }
 }
