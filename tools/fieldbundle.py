@@ -12,6 +12,7 @@ import base64
 import io
 import json
 import os
+import stat
 import struct
 import sys
 
@@ -23,6 +24,7 @@ TYPE_NAMES = {1: "header", 2: "sample", 3: "event", 4: "stats", 5: "end", 6: "lo
 MAX_RECORD_BYTES = 64 << 20
 MAX_STREAM_BYTES = 64 << 30
 MAX_WINDOW_LOG = 27
+MAX_DEPTH = 64  # containers nested in one another, as in fieldctl
 CHUNK = 4096  # compressed bytes fed at a time, which bounds the output of one call
 
 
@@ -86,11 +88,27 @@ def check_keys(v):
             check_keys(e)
 
 
+def _tag_content(*args):
+    """Every tag renders as its content (v1 writers emit no tags; this keeps both decoders alike if one appears).
+
+    cbor2 6 calls hooks with (tag or value, immutable); earlier releases with (decoder, tag) or (decoder,).
+    """
+    first = args[0]
+    if isinstance(first, cbor2.CBORDecoder):
+        if len(args) > 1:
+            return args[1].value if isinstance(args[1], cbor2.CBORTag) else args[1]
+        return first.decode()
+    return first.value if isinstance(first, cbor2.CBORTag) else first
+
+
+_SEMANTIC = {tag: _tag_content for tag in range(0, 1 << 16)}
+
+
 def decode_payload(payload):
     fp = io.BytesIO(payload)
     try:
-        # Tags are kept as tags (semantic decoding off) so every tag renders as its content.
-        value = cbor2.CBORDecoder(fp, tag_hook=lambda decoder, tag: tag).decode()
+        decoder = cbor2.CBORDecoder(fp, tag_hook=_tag_content, semantic_decoders=_SEMANTIC, max_depth=MAX_DEPTH)
+        value = decoder.decode()
     except Exception:
         return None
     if fp.tell() != len(payload):
@@ -137,7 +155,9 @@ class Stream:
             try:
                 out = self.obj.decompress(data)
             except zstandard.ZstdError as e:
-                kind = "limit" if "window" in str(e).lower() and "large" in str(e).lower() else "corrupt"
+                text = str(e).lower()
+                # libzstd: "Frame requires too much memory for decoding" (windowTooLarge).
+                kind = "limit" if "too much memory" in text or ("window" in text and "large" in text) else "corrupt"
                 self.error = (kind, "zstd cannot decode the data (%s)" % e)
                 return None
             if self.obj.eof:
@@ -159,7 +179,8 @@ def decode_bundle(path, emit):
         print("fieldbundle.py: cannot open %s: %s" % (path, e.strerror), file=sys.stderr)
         return 5
     with fh:
-        size = os.fstat(fh.fileno()).st_size
+        st = os.fstat(fh.fileno())
+        size = st.st_size if stat.S_ISREG(st.st_mode) else None
         stream = Stream(fh)
         buf = bytearray()
         offset = 0  # stream offset of buf[0]
@@ -185,6 +206,8 @@ def decode_bundle(path, emit):
         def short(needed):
             if stream.error:
                 return stream.error[0]
+            if saw_end and buf:
+                return "corrupt"  # bytes follow the end record
             if not buf and fmt is not None:
                 if stream.frame_ended:
                     return None if saw_end else "incomplete"
@@ -254,9 +277,17 @@ def decode_bundle(path, emit):
         return 3 if damage in ("incomplete", "truncated") else 4
 
 
+class UsageExit64(argparse.ArgumentParser):
+    """Usage mistakes exit with 64, as fieldctl's do."""
+
+    def error(self, message):
+        self.print_usage(sys.stderr)
+        self.exit(64, "%s: error: %s\n" % (self.prog, message))
+
+
 def main(argv=None):
     global MAX_RECORD_BYTES, MAX_STREAM_BYTES
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = UsageExit64(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("bundles", nargs="+", help="bundle files (.zst or .zst.open)")
     p.add_argument("--max-record-bytes", type=int, default=MAX_RECORD_BYTES)
     p.add_argument("--max-stream-bytes", type=int, default=MAX_STREAM_BYTES)
@@ -272,4 +303,9 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except BrokenPipeError:
+        # Output piped into head and closed early: nothing more to say.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(0)

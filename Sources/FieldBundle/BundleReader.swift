@@ -153,6 +153,10 @@ public final class BundleReader {
     /// Opens a bundle file; throws only if it cannot be opened.
     public convenience init(path: String, limits: ReadLimits = .default) throws(BundleError) {
         let fd = try Syscalls.open(path, O_RDONLY)
+        if Syscalls.isDirectory(fd) {
+            _ = Glibc.close(fd)
+            throw BundleError(.io, "\(path) is a directory, not a bundle (give the bundle files inside it)", errno: EISDIR)
+        }
         self.init(source: .file(fd: fd, path: path), name: path, size: Syscalls.fileSize(fd), limits: limits)
     }
 
@@ -236,6 +240,9 @@ public final class BundleReader {
     private func finishShort(needing needed: Int) -> RawRecord? {
         if stopped { return nil }  // fill() already recorded a zstd or I/O failure
         let have = pending.count - pendingStart
+        if sawEnd && have > 0 {
+            return fail(.corrupt, "\(have) bytes follow the end record", discarded: true)
+        }
         if have == 0 && frameEnded && format != nil {
             if sawEnd {
                 isComplete = true

@@ -189,7 +189,7 @@ public struct CBORError: Error, Sendable, Hashable, CustomStringConvertible {
 /// Hardened for untrusted input: lengths are checked against the remaining bytes before allocating, nesting is
 /// limited, text must be valid UTF-8, map keys must be text (the bundle format's rule), reserved encodings fail.
 public struct CBORDecoder {
-    /// Deepest nesting accepted; bundle payloads use four levels.
+    /// Most containers (arrays, maps, tags) around any item; bundle payloads use four.
     public static let maxDepth = 64
 
     /// Decodes `bytes` as exactly one item.
@@ -255,8 +255,9 @@ public struct CBORDecoder {
         }
     }
 
+    /// `depth` counts the containers around this item.
     private mutating func item(depth: Int) throws(CBORError) -> CBORValue {
-        guard depth <= Self.maxDepth else { throw fail("nesting deeper than \(Self.maxDepth)") }
+        guard depth <= Self.maxDepth else { throw fail("an item inside more than \(Self.maxDepth) containers") }
         let start = pos
         let initial = try byte()
         let major = initial >> 5, info = initial & 0x1F

@@ -69,6 +69,11 @@ enum Syscalls {
         if Glibc.rename(from, to) != 0 { throw ioError("renaming \(from) to", to, errno) }
     }
 
+    static func isDirectory(_ fd: Int32) -> Bool {
+        var st = stat()
+        return fstat(fd, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
+    }
+
     static func fileSize(_ fd: Int32) -> UInt64? {
         var st = stat()
         guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { return nil }
