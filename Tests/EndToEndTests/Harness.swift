@@ -26,8 +26,9 @@ enum Harness {
 
     /// Runs a program to completion, capturing its output.
     @discardableResult
-    static func run(_ program: String, _ args: [String], timeout: TimeInterval = 120) throws -> Result {
+    static func run(_ program: String, _ args: [String], timeout: TimeInterval = 120, in directory: String? = nil) throws -> Result {
         let p = Process()
+        if let d = directory { p.currentDirectoryURL = URL(fileURLWithPath: d) }
         p.executableURL = URL(fileURLWithPath: program.hasPrefix("/") ? program : "/usr/bin/env")
         p.arguments = program.hasPrefix("/") ? args : [program] + args
         // Output goes to files, not pipes: no reader threads, and no deadlock on large outputs.
