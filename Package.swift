@@ -23,10 +23,13 @@ let package = Package(
             providers: [.apt(["libzstd-dev"])]
         ),
 
+        // Our own C: hardware CRC-32C where the CPU has it.
+        .target(name: "CFieldCRC", path: "Sources/CFieldCRC"),
+
         // Device side (no Foundation).
         .target(name: "FieldModel", path: "Sources/FieldModel"),
         .target(name: "FieldSystem", dependencies: ["FieldModel"], path: "Sources/FieldSystem"),
-        .target(name: "FieldBundle", dependencies: ["FieldModel", "CZstd"], path: "Sources/FieldBundle"),
+        .target(name: "FieldBundle", dependencies: ["FieldModel", "CZstd", "CFieldCRC"], path: "Sources/FieldBundle"),
         .target(name: "FieldLinux", dependencies: ["FieldModel", "FieldSystem"], path: "Backends/Linux"),
         .target(name: "FieldSylixOS", dependencies: ["FieldModel", "FieldSystem"], path: "Backends/SylixOS"),
         .target(

@@ -1,8 +1,14 @@
+import CFieldCRC
+
 /// CRC-32C (Castagnoli, reflected polynomial 0x82F63B78), the checksum of every record frame.
 ///
-/// Castagnoli because it detects more error patterns than the zlib CRC-32 at the same cost and is what
-/// iSCSI, ext4 and Btrfs use, so every language has it. Software slice-by-8: no CPU-specific code on devices.
+/// Castagnoli because it detects more error patterns than the zlib CRC-32 at the same cost, CPUs compute it in
+/// one instruction (x86 SSE4.2, ARMv8 CRC), and iSCSI, ext4 and Btrfs use it, so every language has it. The
+/// instruction runs when the CPU has it (about 6x the tables here); otherwise software slice-by-8.
 public struct CRC32C: Sendable {
+    /// Whether the CPU instruction is used.
+    public static let usesHardware = field_crc32c_hw_available() != 0
+
     /// Eight 256-entry tables; table k advances a byte through k further zero bytes.
     private static let tables: [UInt32] = {
         var t = [UInt32](repeating: 0, count: 8 * 256)
@@ -30,6 +36,15 @@ public struct CRC32C: Sendable {
 
     /// Feeds bytes.
     public mutating func update(_ bytes: UnsafeRawBufferPointer) {
+        if Self.usesHardware {
+            if let base = bytes.baseAddress { state = field_crc32c_hw(state, base, bytes.count) }
+            return
+        }
+        updateInSoftware(bytes)
+    }
+
+    /// Feeds bytes through the tables, whatever the CPU (tests compare both paths).
+    public mutating func updateInSoftware(_ bytes: UnsafeRawBufferPointer) {
         var crc = state
         Self.tables.withUnsafeBufferPointer { t in
             var i = 0

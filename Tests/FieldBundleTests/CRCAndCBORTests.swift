@@ -11,6 +11,27 @@ import Testing
         #expect(CRC32C.checksum([UInt8](repeating: 0xFF, count: 32)) == 0x62A8_AB43)
     }
 
+    /// The CPU instruction (when present) and the tables agree on every length and alignment.
+    @Test func hardwareAndSoftwareAgree() {
+        var rng = SeededRandom(seed: 12)
+        let data = randomBytes(5000, &rng, text: false)
+        data.withUnsafeBytes { raw in
+            for start in 0..<9 {
+                for end in stride(from: start, through: raw.count, by: 61) {
+                    let slice = UnsafeRawBufferPointer(rebasing: raw[start..<end])
+                    var soft = CRC32C()
+                    soft.updateInSoftware(slice)
+                    var auto = CRC32C()
+                    auto.update(slice)
+                    #expect(soft.value == auto.value, "bytes \(start)..<\(end)")
+                }
+            }
+        }
+        var soft = CRC32C()
+        Array("123456789".utf8).withUnsafeBytes { soft.updateInSoftware($0) }
+        #expect(soft.value == 0xE306_9283)
+    }
+
     @Test func incrementalEqualsOneShot() {
         var rng = SeededRandom(seed: 7)
         let data = randomBytes(10_000, &rng, text: false)

@@ -24,7 +24,7 @@ echo "## capture: fieldagent --interval 0.25 --duration 30 on /proc"
 "$BIN/fieldagent" --interval 0.25 --duration 30 --spool "$OUT/src" --device-id bench
 SRC=$(ls "$OUT"/src/*.zst)
 
-echo "## writer (3 runs, default options: level 3, window 2^22)"
+echo "## writer (3 runs, default options)"
 for i in 1 2 3; do "$BIN/fieldbench" write "$SRC" "$OUT/big.zst" --repeat 10; done
 
 echo "## reader"
@@ -41,3 +41,13 @@ echo "## reader peak memory (GNU time, maximum resident set size)"
 /usr/bin/time -f "fieldbench read: %M KiB" "$BIN/fieldbench" read "$OUT/big.zst" >/dev/null
 /usr/bin/time -f "zstd -dc: %M KiB" zstd -dcq "$OUT/big.zst" -o /dev/null -f
 ls -l "$OUT/big.zst" | awk '{print "bundle: " $5 " bytes compressed"}'
+
+echo "## agent peak memory (GNU time, 5 s at 0.25 s)"
+/usr/bin/time -f "fieldagent: %M KiB" "$BIN/fieldagent" --interval 0.25 --duration 5 --spool "$OUT/rss" --device-id bench >/dev/null
+
+echo "## size against level, window and match tables (same samples)"
+for cfg in "3 22 0 0" "3 21 0 0" "5 21 16 16" "6 21 16 16" "7 21 16 16" "8 21 16 16" "7 20 16 16" "7 22 16 16"; do
+  set -- $cfg
+  extra=""; [ "$3" != - ] && extra="--hash-log $3 --chain-log $4"
+  echo "level $1 window 2^$2 tables ${3}/${4}: $("$BIN/fieldbench" write "$SRC" "$OUT/cfg.zst" --repeat 10 --level $1 --window-log $2 $extra | tr '\n' ' ')"
+done

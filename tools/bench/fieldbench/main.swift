@@ -69,6 +69,9 @@ func writeBench(_ args: [String]) {
     var options = WriterOptions.device
     if let l = option(args, "--level").flatMap(Int32.init) { options.level = l }
     if let w = option(args, "--window-log").flatMap(Int32.init) { options.windowLog = w }
+    // 0 asks for the level's own table sizes.
+    if let h = option(args, "--hash-log").flatMap(Int32.init) { options.hashLog = h == 0 ? nil : h }
+    if let c = option(args, "--chain-log").flatMap(Int32.init) { options.chainLog = c == 0 ? nil : c }
     unlink(out)
     let t0 = Clock.monotonicNanos()
     let writer: BundleWriter
@@ -98,7 +101,7 @@ func writeBench(_ args: [String]) {
     let baseline = Double(samples.map(perSampleZstd3).reduce(0, +)) / Double(samples.count)
     let raw = Double(samples.map { $0.files.reduce(0) { $0 + $1.bytes.count } }.reduce(0, +)) / Double(samples.count)
     print("write: \(sizes.count) samples, \(writer.streamBytes) stream bytes -> \(writer.compressedBytes) compressed in "
-        + "\(elapsed / 1_000_000) ms = \(mbps(writer.streamBytes, elapsed)) MB/s (level \(options.level), window 2^\(options.windowLog))")
+        + "\(elapsed / 1_000_000) ms = \(mbps(writer.streamBytes, elapsed)) MB/s (level \(options.level), window 2^\(options.windowLog), hash \(options.hashLog.map { "2^\($0)" } ?? "default"), chain \(options.chainLog.map { "2^\($0)" } ?? "default"))")
     print("size: raw content \(Int(raw)) B/sample; each sample alone with zstd -3: \(Int(baseline)) B; "
         + "in the bundle (steady state): \(Int(steady)) B; ratio 1/\(String(Int((baseline / steady).rounded())))")
     print("memory: zstd compressor holds \(memory / 1024) KiB")
@@ -124,9 +127,23 @@ func readBench(_ args: [String]) {
         + "\(elapsed / 1_000_000) ms = \(mbps(reader.streamBytes, elapsed)) MB/s; peak buffered \(reader.peakBufferedBytes / 1024) KiB")
 }
 
+/// CRC-32C throughput on 64 MiB, the reader's per-byte work besides decompression.
+func crcBench() {
+    let data = [UInt8](unsafeUninitializedCapacity: 64 << 20) { buf, n in
+        for i in 0..<buf.count { buf[i] = UInt8(truncatingIfNeeded: i &* 2_654_435_761 >> 13) }
+        n = buf.count
+    }
+    let t0 = Clock.monotonicNanos()
+    var acc: UInt32 = 0
+    for _ in 0..<4 { acc ^= CRC32C.checksum(data) }
+    let elapsed = Clock.monotonicNanos() - t0
+    print("crc32c: \(4 * data.count) bytes in \(elapsed / 1_000_000) ms = \(mbps(UInt64(4 * data.count), elapsed)) MB/s (\(acc))")
+}
+
 let args = Array(CommandLine.arguments.dropFirst())
 switch args.first {
 case "write": writeBench(Array(args.dropFirst()))
 case "read": readBench(Array(args.dropFirst()))
+case "crc": crcBench()
 default: fail("usage: fieldbench write|read ... (see tools/bench/run.sh)")
 }
