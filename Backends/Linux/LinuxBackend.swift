@@ -1,10 +1,7 @@
 import FieldModel
 import FieldSystem
 
-/// The Linux procfs backend.
-///
-/// This first version answers detection and the capture plan; the parsers and the adaptive deep tier come with
-/// the agent (see the issue on the Linux backend).
+/// The Linux procfs backend: what to read, and (in the parser files beside this one) what it means.
 public struct LinuxBackend: Backend {
     public static let identifier = "linux"
 
@@ -24,15 +21,66 @@ public struct LinuxBackend: Backend {
         return c.status == .ok && !text.isEmpty ? text : nil
     }
 
+    /// Cheap every interval: what grows when something leaks (sizes, counts, the thread and descriptor lists).
+    /// Deep on change or every few intervals: `maps` (takes the target's mmap lock; 60k lines on big processes),
+    /// `smaps_rollup` (walks every mapping), thread names, limits, command line, cgroup, `slabinfo` (root only).
     public var capturePlan: [CapturePlanEntry] {
-        let system = [
+        let cheapSystem = [
             "meminfo", "loadavg", "vmstat", "pressure/memory", "sys/kernel/threads-max", "sys/kernel/pid_max",
             "sys/vm/max_map_count", "sys/fs/file-nr",
         ].map { CapturePlanEntry(path: "/proc/" + $0, scope: .system) }
-        let perProcess = ["stat", "status"].map { CapturePlanEntry(path: "/proc/[pid]/" + $0, scope: .process) }
-        return system + perProcess + [
+        return cheapSystem + [
+            CapturePlanEntry(path: "/proc/slabinfo", scope: .system, tier: .deep, every: 10),
+            CapturePlanEntry(path: "/proc/[pid]/stat", scope: .process),
+            CapturePlanEntry(path: "/proc/[pid]/status", scope: .process),
+            CapturePlanEntry(path: "/proc/[pid]/fd", scope: .process, kind: .directory),
+            CapturePlanEntry(path: "/proc/[pid]/task", scope: .process, kind: .directory),
             CapturePlanEntry(path: "/proc/[pid]/maps", scope: .process, tier: .deep, every: 10),
-            CapturePlanEntry(path: "/proc/[pid]/task", scope: .process, tier: .deep, every: 10, kind: .directory),
+            CapturePlanEntry(path: "/proc/[pid]/smaps_rollup", scope: .process, tier: .deep, every: 10),
+            CapturePlanEntry(path: "/proc/[pid]/limits", scope: .process, tier: .deep, every: 10),
+            CapturePlanEntry(path: "/proc/[pid]/cmdline", scope: .process, tier: .deep, every: 10),
+            CapturePlanEntry(path: "/proc/[pid]/cgroup", scope: .process, tier: .deep, every: 10),
+            CapturePlanEntry(path: "/proc/[pid]/task/[tid]/comm", scope: .thread, tier: .deep, every: 10),
         ]
+    }
+
+    /// VmSize and Threads from `status` (fs/proc/array.c prints `Key:\tvalue`), and the number of open descriptors.
+    public func cheapSignals(_ captures: [FileCapture]) -> [UInt64] {
+        var out: [UInt64] = []
+        for c in captures where c.status == .ok {
+            if c.path.hasSuffix("/status") {
+                out.append(Self.number(after: "VmSize:", in: c.bytes) ?? 0)
+                out.append(Self.number(after: "Threads:", in: c.bytes) ?? 0)
+            } else if c.kind == .directory && c.path.hasSuffix("/fd") {
+                out.append(UInt64(c.bytes.reduce(0) { $0 + ($1 == 0x0A ? 1 : 0) }))
+            }
+        }
+        return out
+    }
+
+    /// The kernel log device: `prio,seq,usec,flags;text` records, one per read (Documentation/ABI/testing/dev-kmsg).
+    public var kernelLog: String? { "/dev/kmsg" }
+
+    /// The first decimal number after `key` at the start of a line.
+    static func number(after key: String, in bytes: [UInt8]) -> UInt64? {
+        let k = Array(key.utf8)
+        var i = 0
+        let n = bytes.count
+        while i < n {
+            if (i == 0 || bytes[i - 1] == 0x0A) && i + k.count <= n && bytes[i..<i + k.count].elementsEqual(k) {
+                var j = i + k.count
+                while j < n && (bytes[j] == 0x20 || bytes[j] == 0x09) { j += 1 }
+                var v: UInt64 = 0
+                var digits = 0
+                while j < n, bytes[j] >= 0x30, bytes[j] <= 0x39 {
+                    v = v &* 10 &+ UInt64(bytes[j] - 0x30)
+                    j += 1
+                    digits += 1
+                }
+                return digits > 0 ? v : nil
+            }
+            i += 1
+        }
+        return nil
     }
 }

@@ -21,6 +21,16 @@ public struct SylixOSBackend: Backend {
     /// SylixOS has no boot identifier in procfs.
     public func bootID(procRoot: String) -> String? { nil }
 
+    /// A fingerprint (FNV-1a) of each cheap file: `mem` and `filedesc` are small, and any change in them counts.
+    public func cheapSignals(_ captures: [FileCapture]) -> [UInt64] {
+        captures.filter { $0.status == .ok }.map { c in
+            c.bytes.reduce(0xCBF2_9CE4_8422_2325 as UInt64) { ($0 ^ UInt64($1)) &* 0x100_0000_01B3 }
+        }
+    }
+
+    /// SylixOS has no kernel log device in procfs.
+    public var kernelLog: String? { nil }
+
     public var capturePlan: [CapturePlanEntry] {
         [
             CapturePlanEntry(path: "/proc/kernel/objects", scope: .system),

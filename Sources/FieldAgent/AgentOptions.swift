@@ -1,4 +1,6 @@
-/// The agent's settings, from the command line.
+import FieldSystem
+
+/// The agent's settings, from a config file and the command line (the command line wins).
 public struct AgentOptions: Sendable {
     /// `auto` or a backend identifier.
     public var backend = "auto"
@@ -10,9 +12,19 @@ public struct AgentOptions: Sendable {
     public var duration: Double?
     /// Directory for bundles.
     public var spool = "./spool"
+    /// Close the bundle and start a new one after this many seconds.
+    public var bundleSeconds: Double = 3600
+    /// Close the bundle and start a new one once it holds this many compressed bytes.
+    public var bundleBytes: UInt64 = 16 << 20
+    /// Most bytes the spool may hold; the oldest closed bundles are dropped first, and the drop is recorded.
+    public var spoolMaxBytes: UInt64 = 256 << 20
+    /// Only these processes (empty: all, unless `match` is set).
+    public var pids: [Int32] = []
+    /// Only processes whose name matches this regular expression.
+    public var match: String?
     /// Device identifier; nil uses the machine id or host name.
     public var deviceID: String?
-    /// Deep files are read every this many intervals.
+    /// Deep files are read at least every this many intervals.
     public var deepEvery: UInt32 = 10
 
     /// Defaults.
@@ -29,49 +41,134 @@ public struct AgentOptions: Sendable {
           --interval SECONDS            time between samples, fractions allowed, at least 0.1 (default: 1)
           --duration SECONDS            stop after this long (default: run until SIGTERM or SIGINT)
           --spool DIR                   directory for bundles, created if missing (default: ./spool)
-          --device-id ID                device name in bundles (default: machine id, else host name)
-          --deep-every N                read deep files (maps, thread lists) every N intervals (default: 10)
+          --bundle-seconds N            start a new bundle after N seconds (default: 3600)
+          --bundle-bytes N              start a new bundle once it holds N compressed bytes (default: 16777216)
+          --spool-max-bytes N           keep the spool under N bytes: the oldest closed bundles are dropped
+                                        first, and the drop is recorded in the next bundle (default: 268435456)
+          --pid PID                     sample only this process (repeatable)
+          --match REGEX                 sample only processes whose name matches REGEX
+                                        (default: every process)
+          --device-id ID                device name in bundles and file names (default: machine id, else host name)
+          --deep-every N                read deep files (maps, thread names...) at least every N intervals; between
+                                        those, only when a cheap signal changed (default: 10)
+          --config FILE                 read the same settings from FILE: one per line, "name value" or
+                                        "name = value", names without the dashes, # starts a comment
           --help                        show this text
 
-        A bundle is written as NAME.zst.open and renamed to NAME.zst when closed; after a crash the .open file
-        holds every finished sample (fieldctl decode reads it).
+        Sizes accept K, M and G suffixes (powers of 1024). A bundle is written as NAME.zst.open and renamed to
+        NAME.zst when closed; after a crash the .open file holds every finished sample, and the next start
+        closes it. SIGTERM and SIGINT close the current bundle and exit 0.
         """
 
-    /// Parses arguments (without the program name).
+    /// Parses arguments (without the program name); `--config` files are read where they appear.
     public static func parse(_ args: [String]) throws(AgentError) -> AgentOptions {
         var o = AgentOptions()
         var i = 0
-        func value(_ flag: String) throws(AgentError) -> String {
-            i += 1
-            guard i < args.count else { throw AgentError("\(flag) needs a value (see --help)") }
-            return args[i]
-        }
-        func number(_ flag: String) throws(AgentError) -> Double {
-            let v = try value(flag)
-            guard let d = Double(v), d.isFinite, d >= 0 else { throw AgentError("\(flag) wants a number, not '\(v)'") }
-            return d
-        }
         while i < args.count {
             let a = args[i]
-            switch a {
-            case "--backend": o.backend = try value(a)
-            case "--proc-root": o.procRoot = try value(a)
-            case "--interval":
-                o.interval = try number(a)
-                guard o.interval >= 0.1 else { throw AgentError("--interval must be at least 0.1 seconds") }
-            case "--duration": o.duration = try number(a)
-            case "--spool": o.spool = try value(a)
-            case "--device-id": o.deviceID = try value(a)
-            case "--deep-every":
-                let v = try value(a)
-                guard let n = UInt32(v), n > 0 else { throw AgentError("--deep-every wants a positive whole number") }
-                o.deepEvery = n
-            case "--help", "-h": throw AgentError(usage, isHelp: true)
-            default: throw AgentError("unknown option '\(a)' (see --help)")
+            if a == "--help" || a == "-h" { throw AgentError(usage, isHelp: true) }
+            guard a.hasPrefix("--") else { throw AgentError("unexpected argument '\(a)' (see --help)") }
+            var name = String(a.dropFirst(2))
+            var value: String?
+            if let eq = name.firstIndex(of: "=") {
+                value = String(name[name.index(after: eq)...])
+                name = String(name[..<eq])
+            } else if i + 1 < args.count {
+                value = args[i + 1]
+                i += 1
+            }
+            guard let v = value else { throw AgentError("--\(name) needs a value (see --help)") }
+            if name == "config" {
+                try o.apply(configFile: v)
+            } else {
+                try o.set(name, v, source: "--\(name)")
             }
             i += 1
         }
         return o
+    }
+
+    /// Reads a config file of `name value` lines.
+    mutating func apply(configFile path: String) throws(AgentError) {
+        let c = ProcFS.readFile(path, maxBytes: 1 << 20)
+        guard c.status == .ok else {
+            throw AgentError("cannot read config file \(path) (\(c.status.rawValue)\(c.errno.map { ", errno \($0)" } ?? ""))")
+        }
+        for (n, raw) in String(decoding: c.bytes, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            var line = Substring(raw)
+            if let hash = line.firstIndex(of: "#") { line = line[..<hash] }
+            let trimmed = line.trimmingSpaces()
+            if trimmed.isEmpty { continue }
+            let parts = trimmed.split(maxSplits: 1, whereSeparator: { $0 == " " || $0 == "=" || $0 == "\t" })
+            guard parts.count == 2 else { throw AgentError("\(path):\(n + 1): expected 'name value', got '\(trimmed)'") }
+            var name = String(parts[0])
+            if name.hasPrefix("--") { name.removeFirst(2) }
+            let value = String(parts[1].trimmingSpaces().drop(while: { $0 == "=" }).trimmingSpaces())
+            guard name != "config" else { throw AgentError("\(path):\(n + 1): a config file cannot include another") }
+            try set(name, value, source: "\(path):\(n + 1)")
+        }
+    }
+
+    mutating func set(_ name: String, _ v: String, source: String) throws(AgentError) {
+        func number() throws(AgentError) -> Double {
+            guard let d = Double(v), d.isFinite, d >= 0 else { throw AgentError("\(source) wants a number, not '\(v)'") }
+            return d
+        }
+        func size() throws(AgentError) -> UInt64 {
+            var digits = Substring(v)
+            var unit: UInt64 = 1
+            switch v.last {
+            case "K", "k": unit = 1 << 10; digits = digits.dropLast()
+            case "M", "m": unit = 1 << 20; digits = digits.dropLast()
+            case "G", "g": unit = 1 << 30; digits = digits.dropLast()
+            default: break
+            }
+            guard let n = UInt64(digits), n > 0, n <= UInt64.max / unit else {
+                throw AgentError("\(source) wants a positive size such as 1048576 or 1M, not '\(v)'")
+            }
+            return n * unit
+        }
+        switch name {
+        case "backend":
+            guard ["auto", "linux", "sylixos"].contains(v) else { throw AgentError("\(source): backend is auto, linux or sylixos, not '\(v)'") }
+            backend = v
+        case "proc-root": procRoot = v
+        case "interval":
+            interval = try number()
+            guard interval >= 0.1 else { throw AgentError("\(source): the interval must be at least 0.1 seconds") }
+        case "duration": duration = try number()
+        case "spool": spool = v
+        case "bundle-seconds":
+            bundleSeconds = try number()
+            guard bundleSeconds >= 1 else { throw AgentError("\(source): bundles must last at least 1 second") }
+        case "bundle-bytes": bundleBytes = try size()
+        case "spool-max-bytes": spoolMaxBytes = try size()
+        case "pid":
+            guard let p = Int32(v), p > 0 else { throw AgentError("\(source) wants a process id, not '\(v)'") }
+            pids.append(p)
+        case "match":
+            do { _ = try Regex(v) } catch { throw AgentError("\(source): '\(v)' is not a valid regular expression") }
+            match = v
+        case "device-id":
+            guard !v.isEmpty, v.utf8.count <= 128, v.utf8.allSatisfy({ $0 > 0x20 && $0 != UInt8(ascii: "/") && $0 < 0x7F }) else {
+                throw AgentError("\(source): a device id is 1-128 printable characters without spaces or '/'")
+            }
+            deviceID = v
+        case "deep-every":
+            guard let n = UInt32(v), n > 0 else { throw AgentError("\(source) wants a positive whole number, not '\(v)'") }
+            deepEvery = n
+        default:
+            throw AgentError("unknown option '\(name)' in \(source) (see --help)")
+        }
+    }
+}
+
+extension Substring {
+    fileprivate func trimmingSpaces() -> Substring {
+        var s = self
+        while let f = s.first, f == " " || f == "\t" || f == "\r" { s.removeFirst() }
+        while let l = s.last, l == " " || l == "\t" || l == "\r" { s.removeLast() }
+        return s
     }
 }
 

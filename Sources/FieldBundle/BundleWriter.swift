@@ -85,7 +85,13 @@ public final class BundleWriter {
     private enum State { case open, closed, failed }
 
     /// Creates `finalPath + ".open"` (which must not exist), writes the magic and the header, and flushes.
-    public init(path finalPath: String, header: BundleHeader, options: WriterOptions = .device) throws(BundleError) {
+    public convenience init(path finalPath: String, header: BundleHeader, options: WriterOptions = .device) throws(BundleError) {
+        try self.init(path: finalPath, rawHeader: RecordCodec.encode(header), options: options)
+    }
+
+    /// Like `init(path:header:options:)` with a header payload as read from another bundle, kept byte for byte
+    /// (recovery rewrites a crashed bundle without losing fields this version does not know).
+    public init(path finalPath: String, rawHeader: [UInt8], options: WriterOptions = .device) throws(BundleError) {
         self.finalPath = finalPath
         self.openPath = finalPath + ".open"
         self.options = options
@@ -111,7 +117,7 @@ public final class BundleWriter {
         }
         let v = FormatVersion.current
         try feed(StreamLayout.magic + [v.major, v.minor])
-        try write(.header, payload: RecordCodec.encode(header), flush: true)
+        try write(.header, payload: rawHeader, flush: true)
     }
 
     deinit {

@@ -22,4 +22,12 @@ public protocol Backend: Sendable {
 
     /// An identifier that changes at every boot, when the OS offers one; it tells reboots apart.
     func bootID(procRoot: String) -> String?
+
+    /// A few numbers from one process's cheap captures (e.g. virtual size, thread count, descriptor count) whose
+    /// change makes the agent read that process's deep files now rather than at the next periodic deep read.
+    /// Must be cheap: it runs for every process every interval. Missing captures give fewer numbers, not errors.
+    func cheapSignals(_ captures: [FileCapture]) -> [UInt64]
+
+    /// A kernel log to follow, as a path under the device root (e.g. `/dev/kmsg`), or nil.
+    var kernelLog: String? { get }
 }

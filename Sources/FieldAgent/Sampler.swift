@@ -1,0 +1,285 @@
+import FieldBundle
+import FieldModel
+import FieldSystem
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// The sampling loop: reads per the backend's plan, writes bundles, rotates them, keeps the spool in its quota.
+struct Sampler {
+    let options: AgentOptions
+    let backend: any Backend
+    let plan: [CapturePlanEntry]
+    let spool: Spool
+    let intervalNanos: UInt64
+    let nameFilter: Regex<AnyRegexOutput>?
+
+    private var writer: BundleWriter?
+    private var bundleSequence: UInt64 = 0
+    private var bundleStartMono: UInt64 = 0
+    private var pendingLoss: LossReport?
+    private var schedule: DeepSchedule
+    private var kernelLog: RecordDevice?
+    private var sampleSequence: UInt64 = 0
+    private var missedIntervals: UInt64 = 0
+    private var maxSampleNanos: UInt64 = 0
+    private var droppedBytes: UInt64 = 0
+    private var lastError = ""
+
+    init(options: AgentOptions) throws(AgentError) {
+        self.options = options
+        switch options.backend {
+        case "auto":
+            guard let b = BackendRegistry.detect(procRoot: options.procRoot) else {
+                throw AgentError(
+                    "no backend recognises \(options.procRoot) (neither a Linux nor a SylixOS version file); use --backend")
+            }
+            backend = b.init()
+        default:
+            guard let b = BackendRegistry.named(options.backend) else {
+                throw AgentError("unknown backend '\(options.backend)': use auto, linux or sylixos")
+            }
+            backend = b.init()
+        }
+        guard options.bundleBytes <= options.spoolMaxBytes else {
+            throw AgentError("--bundle-bytes (\(options.bundleBytes)) must not exceed --spool-max-bytes (\(options.spoolMaxBytes))")
+        }
+        plan = backend.capturePlan.map { e in
+            var e = e
+            if e.tier == .deep { e.every = options.deepEvery }
+            return e
+        }
+        spool = try Spool(directory: options.spool, deviceID: options.deviceID ?? Self.defaultDeviceID())
+        intervalNanos = UInt64(options.interval * 1e9)
+        schedule = DeepSchedule(every: options.deepEvery, intervalNanos: intervalNanos)
+        nameFilter = options.match.flatMap { try? Regex($0) }
+    }
+
+    mutating func run() throws(AgentError) {
+        for line in spool.recoverLeftovers() { printError("fieldagent: \(line)") }
+        // Follow the kernel log only on the live system: a fixture proc root has no kernel of its own.
+        if options.procRoot == "/proc", let path = backend.kernelLog {
+            var failure: Int32 = 0
+            kernelLog = RecordDevice(path: path, failure: &failure)
+            if kernelLog == nil {
+                printError("fieldagent: not following \(path): \(String(cString: strerror(failure))) (OOM kills and segfaults will not be recorded)")
+            }
+        }
+        AgentCommand.installSignalHandlers()
+        let startMono = Clock.monotonicNanos()
+        let stopAt = options.duration.map { startMono + UInt64($0 * 1e9) }
+        var next = startMono
+        while !AgentCommand.shouldStop {
+            let t0 = Clock.monotonicNanos()
+            if let s = stopAt, t0 >= s { break }
+            if writer == nil { openBundle() }
+            let sample = capture()
+            let took = Clock.monotonicNanos() - t0
+            maxSampleNanos = max(maxSampleNanos, took)
+            var events: EventBatch?
+            if let log = kernelLog {
+                let lines = log.readAvailable()
+                if !lines.isEmpty {
+                    events = EventBatch(wallNanos: Clock.wallNanos(), monoNanos: Clock.monotonicNanos(), source: log.path, lines: lines)
+                }
+            }
+            let cpu = SelfCost.cpuMicros()
+            let stats = AgentStats(
+                wallNanos: Clock.wallNanos(), monoNanos: Clock.monotonicNanos(), rssBytes: SelfCost.rssBytes(),
+                cpuUserMicros: cpu.user, cpuSystemMicros: cpu.system, samples: sampleSequence + 1, lastSampleNanos: took,
+                maxSampleNanos: maxSampleNanos, missedIntervals: missedIntervals, droppedBytes: droppedBytes)
+            write { w throws(BundleError) in
+                try w.append(sample)
+                if let e = events { try w.append(e) }
+                try w.append(stats)
+            }
+            sampleSequence += 1
+            if let w = writer,
+               Clock.monotonicNanos() - bundleStartMono >= UInt64(options.bundleSeconds * 1e9) || w.compressedBytes >= options.bundleBytes {
+                closeBundle(reason: "rotation")
+            }
+            next += intervalNanos
+            let now = Clock.monotonicNanos()
+            while next <= now {  // overran: skip the intervals that are already gone
+                next += intervalNanos
+                missedIntervals += 1
+            }
+            if let s = stopAt { next = min(next, s) }
+            Self.sleep(until: next)
+        }
+        closeBundle(reason: "shutdown")
+    }
+
+    // MARK: Bundles
+
+    private mutating func openBundle() {
+        let wall = Clock.wallNanos()
+        let mono = Clock.monotonicNanos()
+        dropForQuota(extraBytes: 0)
+        let header = BundleHeader(
+            agent: AgentCommand.version, backend: type(of: backend).identifier,
+            osIdentity: ProcFS.readFile(options.procRoot + "/version", maxBytes: 4096).bytes, deviceID: spool.deviceID,
+            bootID: backend.bootID(procRoot: options.procRoot), wallNanos: wall, monoNanos: mono,
+            intervalNanos: intervalNanos, procRoot: options.procRoot, sequence: bundleSequence, plan: plan)
+        do {
+            let w = try BundleWriter(path: spool.bundlePath(wallNanos: wall, sequence: bundleSequence), header: header)
+            writer = w
+            bundleSequence += 1
+            bundleStartMono = mono
+            if let loss = pendingLoss {
+                try w.append(loss)
+                pendingLoss = nil
+            }
+        } catch {
+            report("cannot start a bundle: \(error.message)")
+        }
+    }
+
+    private mutating func closeBundle(reason: String) {
+        guard let w = writer else { return }
+        writer = nil
+        do {
+            let path = try w.close(reason: reason, wallNanos: Clock.wallNanos(), monoNanos: Clock.monotonicNanos())
+            if reason == "shutdown" { print("fieldagent: wrote \(path) (\(sampleSequence) samples in this run)") }
+        } catch {
+            report("cannot close \(w.openPath): \(error.message) (the next start recovers it)")
+        }
+        dropForQuota(extraBytes: 0)
+    }
+
+    /// Keeps the spool within its quota; what is dropped goes into a loss record in the next bundle.
+    private mutating func dropForQuota(extraBytes: UInt64) {
+        let dropped = spool.enforceQuota(maxBytes: options.spoolMaxBytes, extraBytes: extraBytes + options.bundleBytes)
+        guard !dropped.names.isEmpty else { return }
+        droppedBytes += dropped.bytes
+        var loss = pendingLoss ?? LossReport(
+            wallNanos: Clock.wallNanos(), monoNanos: Clock.monotonicNanos(), reason: "spool-quota", bundles: 0, bytes: 0, names: [])
+        loss.bundles += UInt64(dropped.names.count)
+        loss.bytes += dropped.bytes
+        loss.names += dropped.names
+        pendingLoss = loss
+        printError("fieldagent: spool over \(options.spoolMaxBytes) bytes: dropped \(dropped.names.joined(separator: ", "))")
+    }
+
+    /// Runs a write; on failure (full disk, I/O error) abandons the bundle, which the next start recovers, and
+    /// counts the sample as dropped. Sampling goes on; the next interval tries a new bundle.
+    private mutating func write(_ body: (BundleWriter) throws(BundleError) -> Void) {
+        guard let w = writer else {
+            droppedBytes += 1
+            return
+        }
+        do {
+            try body(w)
+        } catch {
+            report("writing \(w.openPath) failed: \(error.message); starting a new bundle")
+            writer = nil
+            droppedBytes += 1
+        }
+    }
+
+    private mutating func report(_ message: String) {
+        if message != lastError { printError("fieldagent: \(message)") }
+        lastError = message
+    }
+
+    // MARK: Capture
+
+    /// One sample: cheap system files; per selected process its cheap files, then its deep files when the
+    /// schedule says so; deep system files every `deepEvery` samples.
+    mutating func capture() -> Sample {
+        let wall = Clock.wallNanos()
+        let mono = Clock.monotonicNanos()
+        let seq = sampleSequence
+        let root = options.procRoot
+        var files: [FileCapture] = []
+        func read(_ logical: String, _ kind: EntryKind) -> FileCapture {
+            let real = root + logical.dropFirst(5)  // "/proc" -> proc root
+            var c = kind == .directory ? ProcFS.listDirectory(real) : ProcFS.readFile(real)
+            c.path = logical
+            return c
+        }
+        let systemDeep = seq % UInt64(options.deepEvery) == 0
+        for e in plan where e.scope == .system && (e.tier == .cheap || systemDeep) { files.append(read(e.path, e.kind)) }
+
+        var live = Set<Int32>()
+        for pid in selectedPIDs() {
+            let p = String(pid)
+            var cheap: [FileCapture] = []
+            for e in plan where e.scope == .process && e.tier == .cheap {
+                let c = read(e.path.replacing("[pid]", with: p), e.kind)
+                // The process exited before its first file could be read: nothing to record.
+                if cheap.isEmpty && c.status == .missing { break }
+                if cheap.isEmpty, let filter = nameFilter, !Self.name(fromStat: c).contains(filter) { break }
+                cheap.append(c)
+            }
+            guard !cheap.isEmpty else { continue }
+            live.insert(pid)
+            files += cheap
+            let signals = backend.cheapSignals(cheap)
+            guard schedule.wantsDeep(pid: pid, seq: seq, signals: signals) else { continue }
+            let t0 = Clock.monotonicNanos()
+            for e in plan where e.scope == .process && e.tier == .deep { files.append(read(e.path.replacing("[pid]", with: p), e.kind)) }
+            let threadEntries = plan.filter { $0.scope == .thread }
+            if !threadEntries.isEmpty, let task = cheap.first(where: { $0.kind == .directory && $0.path.hasSuffix("/task") }) {
+                for tid in task.bytes.split(separator: 0x0A) {
+                    let t = String(decoding: tid, as: UTF8.self)
+                    for e in threadEntries { files.append(read(e.path.replacing("[pid]", with: p).replacing("[tid]", with: t), e.kind)) }
+                }
+            }
+            schedule.didDeep(pid: pid, seq: seq, signals: signals, costNanos: Clock.monotonicNanos() - t0)
+        }
+        schedule.keepOnly(live)
+        return Sample(sequence: seq, wallNanos: wall, monoNanos: mono, files: files)
+    }
+
+    /// Process ids under the proc root (numeric entries), limited to `--pid` when given.
+    private func selectedPIDs() -> [Int32] {
+        let all = ProcFS.listDirectory(options.procRoot).bytes.split(separator: 0x0A).compactMap { name -> Int32? in
+            guard name.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else { return nil }
+            return Int32(String(decoding: name, as: UTF8.self))
+        }
+        guard !options.pids.isEmpty else { return all.sorted() }
+        let wanted = Set(options.pids)
+        return all.filter { wanted.contains($0) }.sorted()
+    }
+
+    /// The command name from a `stat` capture (between the first `(` and the last `)`), or the whole content of a
+    /// name file for backends without `stat`.
+    static func name(fromStat c: FileCapture) -> String {
+        let b = c.bytes
+        guard let open = b.firstIndex(of: 0x28), let close = b.lastIndex(of: 0x29), open < close else {
+            return String(decoding: b.prefix(while: { $0 != 0x0A }), as: UTF8.self)
+        }
+        return String(decoding: b[(open + 1)..<close], as: UTF8.self)
+    }
+
+    static func sleep(until deadline: UInt64) {
+        while !AgentCommand.shouldStop {
+            let now = Clock.monotonicNanos()
+            if now >= deadline { return }
+            var ts = timespec(tv_sec: Int((deadline - now) / 1_000_000_000), tv_nsec: Int((deadline - now) % 1_000_000_000))
+            _ = nanosleep(&ts, nil)  // EINTR from the stop signal ends the wait
+        }
+    }
+
+    static func defaultDeviceID() -> String {
+        let id = ProcFS.readFile("/etc/machine-id", maxBytes: 64)
+        let text = String(decoding: id.bytes.filter { $0 > 0x20 }, as: UTF8.self)
+        if id.status == .ok, !text.isEmpty { return String(text.prefix(12)) }
+        var host = [CChar](repeating: 0, count: 256)
+        gethostname(&host, 255)
+        let h = String(decoding: host.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        let safe = h.filter { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" || $0 == ".") }
+        return safe.isEmpty ? "device" : safe
+    }
+}
+
+extension String {
+    /// Every `pattern` replaced by `value` (path templates such as `[pid]`).
+    func replacing(_ pattern: String, with value: String) -> String {
+        split(separator: pattern, omittingEmptySubsequences: false).joined(separator: value)
+    }
+}

@@ -1,0 +1,127 @@
+import FieldBundle
+import FieldModel
+import FieldSystem
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// The spool directory: bundle names, the size quota, and recovery of bundles a crash left open.
+struct Spool {
+    let directory: String
+    let deviceID: String
+
+    /// Creates the directory if needed.
+    init(directory: String, deviceID: String) throws(AgentError) {
+        self.directory = directory
+        self.deviceID = deviceID
+        if mkdir(directory, 0o755) != 0 && errno != EEXIST {
+            throw AgentError("cannot create spool directory \(directory): \(String(cString: strerror(errno)))")
+        }
+        guard access(directory, W_OK) == 0 else {
+            throw AgentError("cannot write into spool directory \(directory): \(String(cString: strerror(errno)))")
+        }
+    }
+
+    /// `DEVICE-YYYYmmddTHHMMSSZ-NNNN.zst`: names sort by time, and the sequence separates bundles of one second.
+    func bundlePath(wallNanos: Int64, sequence: UInt64) -> String {
+        let seq = String(sequence)
+        return "\(directory)/\(deviceID)-\(Self.timestamp(wallNanos))-\(String(repeating: "0", count: max(0, 4 - seq.count)) + seq).zst"
+    }
+
+    /// Closed bundles, oldest first, with their sizes.
+    func closedBundles() -> [(name: String, bytes: UInt64)] {
+        names().filter { $0.hasSuffix(".zst") }.sorted().map { ($0, size(of: directory + "/" + $0)) }
+    }
+
+    /// Drops the oldest closed bundles until the spool (with `extraBytes` still being written) fits the quota.
+    /// Returns what was dropped, for the loss record.
+    func enforceQuota(maxBytes: UInt64, extraBytes: UInt64) -> (names: [String], bytes: UInt64) {
+        var bundles = closedBundles()
+        var total = bundles.reduce(extraBytes) { $0 + $1.bytes }
+        var dropped: [String] = []
+        var droppedBytes: UInt64 = 0
+        while total > maxBytes, !bundles.isEmpty {
+            let oldest = bundles.removeFirst()
+            if unlink(directory + "/" + oldest.name) == 0 || errno == ENOENT {
+                dropped.append(oldest.name)
+                droppedBytes += oldest.bytes
+                total -= oldest.bytes
+            }
+        }
+        return (dropped, droppedBytes)
+    }
+
+    /// Closes bundles a previous run left open: their intact records are rewritten into a closed bundle of the
+    /// same name with the end reason `recovered`. Returns one line per bundle for the log.
+    ///
+    /// Crash-safe itself: the leftover is first renamed `NAME.zst.crashed`, and a `.crashed` file whose bundle
+    /// already exists is simply removed.
+    func recoverLeftovers() -> [String] {
+        var log: [String] = []
+        for name in names().sorted() where name.hasSuffix(".zst.open") {
+            let crashed = directory + "/" + name.dropLast(".open".count) + ".crashed"
+            if rename(directory + "/" + name, crashed) != 0 {
+                log.append("cannot move \(name) aside for recovery: \(String(cString: strerror(errno)))")
+            }
+        }
+        for name in names().sorted() where name.hasSuffix(".zst.crashed") {
+            let crashed = directory + "/" + name
+            let final = String(crashed.dropLast(".crashed".count))
+            if access(final, F_OK) == 0 {
+                unlink(crashed)
+                continue
+            }
+            log.append(recover(crashed, into: final))
+        }
+        return log
+    }
+
+    private func recover(_ crashed: String, into final: String) -> String {
+        let name = final.split(separator: "/").last.map(String.init) ?? final
+        let reader: BundleReader
+        do { reader = try BundleReader(path: crashed) } catch { return "cannot read \(crashed): \(error.message)" }
+        guard let first = reader.next(), first.type == .header else {
+            unlink(crashed)
+            return "removed \(name).open: nothing readable in it (\(reader.damage?.reason ?? "no header"))"
+        }
+        do {
+            let w = try BundleWriter(path: final, rawHeader: first.payload)
+            var last: (wall: Int64, mono: UInt64) = (0, 0)
+            var samples = 0
+            while let r = reader.next() {
+                if r.type == .sample, let s = try? RecordCodec.decodeSample(r.payload) {
+                    last = (s.wallNanos, s.monoNanos)
+                    samples += 1
+                }
+                try w.write(r.type, payload: r.payload, flush: false)
+            }
+            try w.close(reason: "recovered", wallNanos: last.wall, monoNanos: last.mono)
+            unlink(crashed)
+            let lost = reader.damage.map { $0.discardedBytes > 0 ? ", the sample being written when it stopped was lost" : "" } ?? ""
+            return "recovered \(name): \(samples) samples\(lost)"
+        } catch {
+            return "cannot recover \(crashed) into \(final): \(error.message) (left in place)"
+        }
+    }
+
+    private func names() -> [String] {
+        let listing = ProcFS.listDirectory(directory)
+        return String(decoding: listing.bytes, as: UTF8.self).split(separator: "\n").map(String.init)
+    }
+
+    private func size(of path: String) -> UInt64 {
+        var st = stat()
+        return stat(path, &st) == 0 ? UInt64(st.st_size) : 0
+    }
+
+    static func timestamp(_ wall: Int64) -> String {
+        var t = time_t(wall / 1_000_000_000)
+        var tmv = tm()
+        gmtime_r(&t, &tmv)
+        func two(_ n: Int32) -> String { n < 10 ? "0\(n)" : "\(n)" }
+        return "\(tmv.tm_year + 1900)\(two(tmv.tm_mon + 1))\(two(tmv.tm_mday))T\(two(tmv.tm_hour))\(two(tmv.tm_min))\(two(tmv.tm_sec))Z"
+    }
+}
