@@ -66,6 +66,9 @@ let package = Package(
         .target(name: "FieldTestKit", path: "Tests/FieldTestKit"),
         .testTarget(name: "FieldBundleTests", dependencies: ["FieldBundle", "FieldModel"], path: "Tests/FieldBundleTests"),
         .testTarget(name: "FieldAnalysisTests", dependencies: ["FieldAnalysis", "FieldBundle"], path: "Tests/FieldAnalysisTests"),
+        .testTarget(
+            name: "FieldAgentTests", dependencies: ["FieldAgent", "FieldBundle", "FieldModel", "FieldTestKit"],
+            path: "Tests/FieldAgentTests"),
         .testTarget(name: "FieldCollectorTests", dependencies: ["FieldCollector"], path: "Tests/FieldCollectorTests"),
         .testTarget(name: "FieldLinuxTests", dependencies: ["FieldLinux", "FieldModel", "FieldTestKit"], path: "Tests/FieldLinuxTests"),
         .testTarget(name: "FieldSylixOSTests", dependencies: ["FieldSylixOS", "FieldModel", "FieldTestKit"], path: "Tests/FieldSylixOSTests"),

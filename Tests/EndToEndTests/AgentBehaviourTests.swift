@@ -1,0 +1,145 @@
+import FieldBundle
+import FieldModel
+import Foundation
+import Testing
+
+/// The real agent on this machine's /proc, checked through the bundles it leaves.
+@Suite(.serialized) struct AgentBehaviourTests {
+    /// Every record of every bundle in `dir`, decoded by our reader.
+    func records(in dir: String) throws -> [(bundle: String, type: RecordType, payload: [UInt8])] {
+        var out: [(String, RecordType, [UInt8])] = []
+        for path in try Harness.files(in: dir, suffix: ".zst") {
+            let r = try BundleReader(path: path)
+            while let rec = r.next() { out.append((path, rec.type, rec.payload)) }
+            #expect(r.isComplete, "\(path): \(String(describing: r.damage))")
+        }
+        return out
+    }
+
+    func samples(in dir: String) throws -> [Sample] {
+        try records(in: dir).filter { $0.type == .sample }.map { try RecordCodec.decodeSample($0.payload) }
+    }
+
+    func startSleeper(_ seconds: Int = 30) throws -> Process {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/bin/sleep")
+        p.arguments = [String(seconds)]
+        try p.run()
+        return p
+    }
+
+    @Test func restartRecoversTheBundleAKillLeftOpen() throws {
+        let dir = try Harness.tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: Harness.binDir + "/fieldagent")
+        p.arguments = ["--interval", "0.1", "--spool", dir, "--device-id", "crash"]
+        p.standardOutput = FileHandle.nullDevice
+        try p.run()
+        #expect(Harness.waitFor(10) { ((try? Harness.files(in: dir, suffix: ".open")) ?? []).count == 1 })
+        usleep(600_000)
+        kill(p.processIdentifier, SIGKILL)
+        p.waitUntilExit()
+        let open = try #require(try Harness.files(in: dir, suffix: ".zst.open").first)
+        let name = String(open.dropLast(".open".count))
+
+        let again = try Harness.fieldagent(["--interval", "0.1", "--duration", "0.3", "--spool", dir, "--device-id", "crash"])
+        #expect(again.status == 0)
+        #expect(again.stderr.contains("recovered"), "\(again.stderr)")
+        #expect(try Harness.files(in: dir, suffix: ".open").isEmpty)
+        #expect(FileManager.default.fileExists(atPath: name))
+        let reader = try BundleReader(path: name)
+        var last: RawRecord?
+        var samples = 0
+        while let r = reader.next() {
+            if r.type == .sample { samples += 1 }
+            last = r
+        }
+        #expect(reader.isComplete)
+        #expect(samples >= 3)
+        #expect(try RecordCodec.decodeEnd(try #require(last).payload).reason == "recovered")
+    }
+
+    @Test func spoolQuotaDropsOldBundlesAndRecordsTheLoss() throws {
+        let dir = try Harness.tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        // Bundles of about 30 KB each (rotated by size), a spool of 100 KB: older ones must go.
+        let run = try Harness.fieldagent([
+            "--interval", "0.1", "--duration", "4", "--spool", dir, "--device-id", "quota",
+            "--bundle-bytes", "30K", "--spool-max-bytes", "100K",
+        ])
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(run.stderr.contains("dropped"), "no bundle was dropped; stderr: \(run.stderr)")
+        let kept = try Harness.files(in: dir, suffix: ".zst")
+        let total = try kept.reduce(0) { $0 + (try FileManager.default.attributesOfItem(atPath: $1)[.size] as! Int) }
+        #expect(total <= 100 * 1024 + 30 * 1024, "spool holds \(total) bytes")
+        let losses = try records(in: dir).filter { $0.type == .loss }.map { try RecordCodec.decodeLoss($0.payload) }
+        #expect(!losses.isEmpty)
+        #expect(losses.allSatisfy { $0.reason == "spool-quota" && $0.bundles > 0 && $0.bytes > 0 && !$0.names.isEmpty })
+        // The dropped names are bundles that are no longer there.
+        let keptNames = Set(kept.map { URL(fileURLWithPath: $0).lastPathComponent })
+        #expect(losses.flatMap(\.names).allSatisfy { !keptNames.contains($0) })
+        // Bundle sequence numbers keep counting across rotations, so a gap is visible to the host.
+        let headers = try records(in: dir).filter { $0.type == .header }.map { try RecordCodec.decodeHeader($0.payload) }
+        #expect(headers.map(\.sequence).max()! >= UInt64(headers.count))
+    }
+
+    @Test func pidAndMatchSelectProcesses() throws {
+        let sleeper = try startSleeper()
+        defer { sleeper.terminate() }
+        let pid = sleeper.processIdentifier
+        for args in [["--pid", String(pid)], ["--match", "^sle+p$"]] {
+            let dir = try Harness.tempDir()
+            defer { try? FileManager.default.removeItem(atPath: dir) }
+            let run = try Harness.fieldagent(["--interval", "0.1", "--duration", "0.35", "--spool", dir] + args)
+            #expect(run.status == 0, "\(run.stderr)")
+            let ss = try samples(in: dir)
+            #expect(!ss.isEmpty)
+            let pids = Set(ss.flatMap(\.files).compactMap { f -> String? in
+                let parts = f.path.split(separator: "/")
+                return parts.count >= 3 && parts[1].allSatisfy(\.isNumber) ? String(parts[1]) : nil
+            })
+            #expect(pids.contains(String(pid)), "\(args): \(pids)")
+            if args[0] == "--pid" { #expect(pids == [String(pid)]) }
+            // System files are still captured.
+            #expect(ss[0].files.contains { $0.path == "/proc/meminfo" && $0.status == .ok })
+        }
+    }
+
+    /// Deep files of an unchanging process are read on first sight and then every --deep-every samples.
+    @Test func deepFilesFollowTheSchedule() throws {
+        let sleeper = try startSleeper()
+        defer { sleeper.terminate() }
+        let dir = try Harness.tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let run = try Harness.fieldagent([
+            "--interval", "0.1", "--duration", "1.25", "--spool", dir, "--pid", String(sleeper.processIdentifier), "--deep-every", "5",
+        ])
+        #expect(run.status == 0)
+        let ss = try samples(in: dir)
+        let maps = ss.filter { $0.files.contains { $0.path.hasSuffix("/maps") } }.map(\.sequence)
+        #expect(ss.count >= 11)
+        #expect(maps == Array(stride(from: 0, to: UInt64(ss.count), by: 5)), "maps read in samples \(maps) of \(ss.count)")
+        // Cheap files every sample, with the thread names on deep samples.
+        #expect(ss.allSatisfy { $0.files.contains { $0.path.hasSuffix("/status") } })
+        #expect(ss[0].files.contains { $0.path.hasSuffix("/task/\(sleeper.processIdentifier)/comm") && $0.bytes == Array("sleep\n".utf8) })
+    }
+
+    /// Without root: root-only files are recorded as denied, nothing fails.
+    @Test func runsAsAnUnprivilegedUser() throws {
+        let dir = try Harness.tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        guard getuid() == 0 else { return }  // already unprivileged: every other test covers it
+        chmod(dir, 0o777)
+        let run = try Harness.run("/usr/sbin/runuser", ["-u", "nobody", "--", Harness.binDir + "/fieldagent",
+            "--interval", "0.1", "--duration", "0.5", "--spool", dir, "--deep-every", "1"])
+        #expect(run.status == 0, "\(run.stderr)")
+        let ss = try samples(in: dir)
+        #expect(!ss.isEmpty)
+        let files = ss.flatMap(\.files)
+        // slabinfo is mode 0400 root; other users' maps are not readable either.
+        #expect(files.contains { $0.path == "/proc/slabinfo" && $0.status == .denied })
+        #expect(files.contains { $0.path == "/proc/1/maps" && $0.status == .denied })
+        #expect(files.contains { $0.path == "/proc/meminfo" && $0.status == .ok })
+    }
+}

@@ -1,0 +1,64 @@
+@testable import FieldAgent
+import FieldBundle
+import FieldModel
+import FieldTestKit
+import Foundation
+import Testing
+
+@Suite struct SpoolTests {
+    func header() -> BundleHeader {
+        BundleHeader(agent: "t", backend: "linux", osIdentity: [], deviceID: "d", bootID: nil, wallNanos: 0, monoNanos: 0,
+            intervalNanos: 1, procRoot: "/proc", sequence: 0, plan: [])
+    }
+
+    @Test func quotaDropsTheOldestClosedBundlesFirst() throws {
+        let t = try FixtureTree([
+            "d-20260101T000000Z-0000.zst": String(repeating: "a", count: 1000),
+            "d-20260101T000001Z-0001.zst": String(repeating: "b", count: 1000),
+            "d-20260101T000002Z-0002.zst": String(repeating: "c", count: 1000),
+            "d-20260101T000003Z-0003.zst.open": String(repeating: "d", count: 5000),  // the current one: never dropped
+        ])
+        defer { t.remove() }
+        let spool = try Spool(directory: t.root, deviceID: "d")
+        let dropped = spool.enforceQuota(maxBytes: 2500, extraBytes: 500)
+        #expect(dropped.names == ["d-20260101T000000Z-0000.zst"])
+        #expect(dropped.bytes == 1000)
+        #expect(spool.closedBundles().map(\.name) == ["d-20260101T000001Z-0001.zst", "d-20260101T000002Z-0002.zst"])
+        #expect(FileManager.default.fileExists(atPath: t.root + "/d-20260101T000003Z-0003.zst.open"))
+    }
+
+    @Test func namesSortByTimeThenSequence() throws {
+        let t = try FixtureTree([:])
+        defer { t.remove() }
+        let spool = try Spool(directory: t.root, deviceID: "board")
+        let a = spool.bundlePath(wallNanos: 1_700_000_000_000_000_000, sequence: 9)
+        let b = spool.bundlePath(wallNanos: 1_700_000_000_000_000_000, sequence: 10)
+        #expect(a.hasSuffix("/board-20231114T221320Z-0009.zst"))
+        #expect(a < b)
+    }
+
+    /// A crashed `.open` bundle becomes a closed bundle of the same name with every intact record.
+    @Test func leftoverOpenBundlesAreRecovered() throws {
+        let t = try FixtureTree([:])
+        defer { t.remove() }
+        let spool = try Spool(directory: t.root, deviceID: "d")
+        let final = t.root + "/d-20260101T000000Z-0000.zst"
+        let w = try BundleWriter(path: final, header: header())
+        for i in 0..<3 {
+            try w.append(Sample(sequence: UInt64(i), wallNanos: Int64(i), monoNanos: UInt64(i), files: [FileCapture(path: "/proc/meminfo", bytes: Array("x\(i)".utf8))]))
+        }
+        // No close: the writer is dropped as a crash would leave it. An empty .open is removed.
+        FileManager.default.createFile(atPath: t.root + "/d-20260101T000001Z-0001.zst.open", contents: Data())
+        let log = spool.recoverLeftovers()
+        #expect(log.contains { $0.contains("recovered d-20260101T000000Z-0000.zst: 3 samples") }, "\(log)")
+        #expect(log.contains { $0.contains("removed d-20260101T000001Z-0001.zst.open") }, "\(log)")
+        let reader = try BundleReader(path: final)
+        var types: [RecordType] = []
+        while let r = reader.next() { types.append(r.type) }
+        #expect(reader.isComplete)
+        #expect(types == [.header, .sample, .sample, .sample, .end])
+        let names = try FileManager.default.contentsOfDirectory(atPath: t.root)
+        #expect(names == ["d-20260101T000000Z-0000.zst"])
+        _ = w
+    }
+}
