@@ -125,7 +125,7 @@ struct Sampler {
             bootID: backend.bootID(procRoot: options.procRoot), wallNanos: wall, monoNanos: mono,
             intervalNanos: intervalNanos, procRoot: options.procRoot, sequence: bundleSequence, plan: plan)
         do {
-            let w = try BundleWriter(path: spool.bundlePath(wallNanos: wall, sequence: bundleSequence), header: header)
+            let w = try BundleWriter(path: spool.freeBundlePath(wallNanos: wall, sequence: bundleSequence), header: header)
             writer = w
             bundleSequence += 1
             bundleStartMono = mono

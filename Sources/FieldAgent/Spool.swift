@@ -25,10 +25,21 @@ struct Spool {
         }
     }
 
-    /// `DEVICE-YYYYmmddTHHMMSSZ-NNNN.zst`: names sort by time, and the sequence separates bundles of one second.
+    /// `DEVICE-YYYYmmddTHHMMSS.mmmZ-NNNN.zst`: names sort by time; the sequence counts bundles within a run.
     func bundlePath(wallNanos: Int64, sequence: UInt64) -> String {
         let seq = String(sequence)
         return "\(directory)/\(deviceID)-\(Self.timestamp(wallNanos))-\(String(repeating: "0", count: max(0, 4 - seq.count)) + seq).zst"
+    }
+
+    /// A bundle path that no bundle, open or closed, uses yet: a restart within the same millisecond (or a clock
+    /// set back) must not reuse the name of a bundle that is still in the spool.
+    func freeBundlePath(wallNanos: Int64, sequence: UInt64) -> String {
+        var wall = wallNanos
+        while true {
+            let p = bundlePath(wallNanos: wall, sequence: sequence)
+            if access(p, F_OK) != 0 && access(p + ".open", F_OK) != 0 && access(p + ".crashed", F_OK) != 0 { return p }
+            wall += 1_000_000
+        }
     }
 
     /// Closed bundles, oldest first, with their sizes.
@@ -122,6 +133,8 @@ struct Spool {
         var tmv = tm()
         gmtime_r(&t, &tmv)
         func two(_ n: Int32) -> String { n < 10 ? "0\(n)" : "\(n)" }
-        return "\(tmv.tm_year + 1900)\(two(tmv.tm_mon + 1))\(two(tmv.tm_mday))T\(two(tmv.tm_hour))\(two(tmv.tm_min))\(two(tmv.tm_sec))Z"
+        let ms = Int((wall % 1_000_000_000 + 1_000_000_000) % 1_000_000_000 / 1_000_000)
+        let msText = ms < 10 ? "00\(ms)" : ms < 100 ? "0\(ms)" : "\(ms)"
+        return "\(tmv.tm_year + 1900)\(two(tmv.tm_mon + 1))\(two(tmv.tm_mday))T\(two(tmv.tm_hour))\(two(tmv.tm_min))\(two(tmv.tm_sec)).\(msText)Z"
     }
 }

@@ -172,8 +172,8 @@ public final class BundleWriter {
         if flush { try drive(ZSTD_e_flush) }
     }
 
-    /// Writes the end record, ends the zstd frame, syncs per policy and renames to the final name.
-    /// Returns the final path.
+    /// Writes the end record, ends the zstd frame, syncs per policy and renames to the final name, which must not
+    /// exist (an existing bundle is never replaced; the `.open` file then stays). Returns the final path.
     @discardableResult
     public func close(reason: String, wallNanos: Int64, monoNanos: UInt64) throws(BundleError) -> String {
         var tally: [(type: String, count: UInt64)] = []
@@ -186,7 +186,7 @@ public final class BundleWriter {
         if Glibc.close(closing) != 0 && errno != EINTR {
             throw Syscalls.ioError("closing", openPath, errno)
         }
-        try Syscalls.rename(openPath, finalPath)
+        try Syscalls.renameNoReplace(openPath, finalPath)
         if options.fsync != .never { try Syscalls.fsyncDirectory(of: finalPath) }
         return finalPath
     }

@@ -69,6 +69,20 @@ enum Syscalls {
         if Glibc.rename(from, to) != 0 { throw ioError("renaming \(from) to", to, errno) }
     }
 
+    /// Gives `from` the name `to` only if `to` does not exist: a link then an unlink, so an existing bundle is never
+    /// replaced. Filesystems without hard links (FAT on a USB stick) get a check-then-rename instead.
+    static func renameNoReplace(_ from: String, _ to: String) throws(BundleError) {
+        if Glibc.link(from, to) == 0 {
+            _ = Glibc.unlink(from)
+            return
+        }
+        let e = errno
+        if e == EEXIST { throw BundleError(.io, "\(to) already exists; \(from) was left as it is", errno: e) }
+        guard e == EPERM || e == ENOTSUP || e == EOPNOTSUPP || e == EXDEV || e == EMLINK else { throw ioError("linking \(from) to", to, e) }
+        if access(to, F_OK) == 0 { throw BundleError(.io, "\(to) already exists; \(from) was left as it is", errno: EEXIST) }
+        try rename(from, to)
+    }
+
     static func isDirectory(_ fd: Int32) -> Bool {
         var st = stat()
         return fstat(fd, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR

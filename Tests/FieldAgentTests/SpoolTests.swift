@@ -33,8 +33,22 @@ import Testing
         let spool = try Spool(directory: t.root, deviceID: "board")
         let a = spool.bundlePath(wallNanos: 1_700_000_000_000_000_000, sequence: 9)
         let b = spool.bundlePath(wallNanos: 1_700_000_000_000_000_000, sequence: 10)
-        #expect(a.hasSuffix("/board-20231114T221320Z-0009.zst"))
+        #expect(a.hasSuffix("/board-20231114T221320.000Z-0009.zst"))
         #expect(a < b)
+    }
+
+    /// A restart in the same millisecond must not take the name of a bundle still in the spool.
+    @Test func freeNamesAvoidExistingBundles() throws {
+        let t = try FixtureTree([:])
+        defer { t.remove() }
+        let spool = try Spool(directory: t.root, deviceID: "board")
+        let wall: Int64 = 1_700_000_000_123_000_000
+        let taken = spool.bundlePath(wallNanos: wall, sequence: 0)
+        #expect(spool.freeBundlePath(wallNanos: wall, sequence: 0) == taken)
+        FileManager.default.createFile(atPath: taken, contents: Data("x".utf8))
+        FileManager.default.createFile(atPath: spool.bundlePath(wallNanos: wall + 1_000_000, sequence: 0) + ".open", contents: nil)
+        let free = spool.freeBundlePath(wallNanos: wall, sequence: 0)
+        #expect(free.hasSuffix("/board-20231114T221320.125Z-0000.zst"))
     }
 
     /// A crashed `.open` bundle becomes a closed bundle of the same name with every intact record.

@@ -98,6 +98,20 @@ import Testing
         #expect(system("zstd -dc '\(path)' | head -c 6 | grep -q FIELDB") == 0)
     }
 
+    /// Closing never replaces an existing bundle of the same name: the new data stays in its `.open` file.
+    @Test func closeNeverReplacesAnExistingBundle() throws {
+        let dir = makeTempDirectory()
+        defer { removeTree(dir) }
+        var offsets: [UInt64] = []
+        var rng = SeededRandom(seed: 21)
+        let first = try writeBundle(dir + "/same.zst", [.sample(randomSample(0, &rng))], flushOffsets: &offsets)
+        let before = readAll(first)
+        let w = try BundleWriter(path: dir + "/same.zst", header: testHeader())
+        #expect(throws: BundleError.self) { try w.close(reason: "shutdown", wallNanos: 0, monoNanos: 0) }
+        #expect(readAll(first) == before)
+        #expect(access(dir + "/same.zst.open", F_OK) == 0)
+    }
+
     @Test func writerRefusesToOverwriteAnOpenBundle() throws {
         let dir = makeTempDirectory()
         defer { removeTree(dir) }
