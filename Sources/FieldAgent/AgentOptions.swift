@@ -46,8 +46,8 @@ public struct AgentOptions: Sendable {
           --spool-max-bytes N           keep the spool under N bytes: the oldest closed bundles are dropped
                                         first, and the drop is recorded in the next bundle (default: 268435456)
           --pid PID                     sample only this process (repeatable)
-          --match REGEX                 sample only processes whose name matches REGEX
-                                        (default: every process)
+          --match REGEX                 sample only processes whose name matches REGEX, a POSIX extended
+                                        regular expression found anywhere in the name (default: every process)
           --device-id ID                device name in bundles and file names (default: machine id, else host name)
           --deep-every N                read deep files (maps, thread names...) at least every N intervals; between
                                         those, only when a cheap signal changed (default: 10)
@@ -94,8 +94,8 @@ public struct AgentOptions: Sendable {
         guard c.status == .ok else {
             throw AgentError("cannot read config file \(path) (\(c.status.rawValue)\(c.errno.map { ", errno \($0)" } ?? ""))")
         }
-        for (n, raw) in String(decoding: c.bytes, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            var line = Substring(raw)
+        for (n, raw) in c.bytes.split(separator: 0x0A, omittingEmptySubsequences: false).enumerated() {
+            var line = Substring(String(decoding: raw, as: UTF8.self))
             if let hash = line.firstIndex(of: "#") { line = line[..<hash] }
             let trimmed = line.trimmingSpaces()
             if trimmed.isEmpty { continue }
@@ -147,7 +147,10 @@ public struct AgentOptions: Sendable {
             guard let p = Int32(v), p > 0 else { throw AgentError("\(source) wants a process id, not '\(v)'") }
             pids.append(p)
         case "match":
-            do { _ = try Regex(v) } catch { throw AgentError("\(source): '\(v)' is not a valid regular expression") }
+            var why = ""
+            guard POSIXRegex(v, error: &why) != nil else {
+                throw AgentError("\(source): '\(v)' is not a valid POSIX extended regular expression (\(why))")
+            }
             match = v
         case "device-id":
             guard !v.isEmpty, v.utf8.count <= 128, v.utf8.allSatisfy({ $0 > 0x20 && $0 != UInt8(ascii: "/") && $0 < 0x7F }) else {

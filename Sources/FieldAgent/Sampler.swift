@@ -15,7 +15,7 @@ struct Sampler {
     let plan: [CapturePlanEntry]
     let spool: Spool
     let intervalNanos: UInt64
-    let nameFilter: Regex<AnyRegexOutput>?
+    let nameFilter: POSIXRegex?
 
     private var writer: BundleWriter?
     private var bundleSequence: UInt64 = 0
@@ -55,7 +55,8 @@ struct Sampler {
         spool = try Spool(directory: options.spool, deviceID: options.deviceID ?? Self.defaultDeviceID())
         intervalNanos = UInt64(options.interval * 1e9)
         schedule = DeepSchedule(every: options.deepEvery, intervalNanos: intervalNanos)
-        nameFilter = options.match.flatMap { try? Regex($0) }
+        var unused = ""
+        nameFilter = options.match.flatMap { POSIXRegex($0, error: &unused) }
     }
 
     mutating func run() throws(AgentError) {
@@ -212,7 +213,7 @@ struct Sampler {
                 let c = read(e.path.replacing("[pid]", with: p), e.kind)
                 // The process exited before its first file could be read: nothing to record.
                 if cheap.isEmpty && c.status == .missing { break }
-                if cheap.isEmpty, let filter = nameFilter, !Self.name(fromStat: c).contains(filter) { break }
+                if cheap.isEmpty, let filter = nameFilter, !filter.matches(Self.name(fromStat: c)) { break }
                 cheap.append(c)
             }
             guard !cheap.isEmpty else { continue }
@@ -278,8 +279,22 @@ struct Sampler {
 }
 
 extension String {
-    /// Every `pattern` replaced by `value` (path templates such as `[pid]`).
+    /// Every `pattern` replaced by `value` (path templates such as `[pid]`), without the regex runtime.
     func replacing(_ pattern: String, with value: String) -> String {
-        split(separator: pattern, omittingEmptySubsequences: false).joined(separator: value)
+        let p = Array(pattern.utf8)
+        let s = Array(utf8)
+        var out: [UInt8] = []
+        out.reserveCapacity(s.count + 16)
+        var i = 0
+        while i < s.count {
+            if i + p.count <= s.count && s[i..<i + p.count].elementsEqual(p) {
+                out.append(contentsOf: value.utf8)
+                i += p.count
+            } else {
+                out.append(s[i])
+                i += 1
+            }
+        }
+        return String(decoding: out, as: UTF8.self)
     }
 }

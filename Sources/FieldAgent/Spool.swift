@@ -91,7 +91,7 @@ struct Spool {
     }
 
     private func recover(_ crashed: String, into final: String) -> String {
-        let name = final.split(separator: "/").last.map(String.init) ?? final
+        let name = final.split(separator: "/" as Character).last.map(String.init) ?? final
         let reader: BundleReader
         do { reader = try BundleReader(path: crashed) } catch { return "cannot read \(crashed): \(error.message)" }
         guard let first = reader.next(), first.type == .header else {
@@ -120,7 +120,7 @@ struct Spool {
 
     private func names() -> [String] {
         let listing = ProcFS.listDirectory(directory)
-        return String(decoding: listing.bytes, as: UTF8.self).split(separator: "\n").map(String.init)
+        return listing.bytes.split(separator: 0x0A).map { String(decoding: $0, as: UTF8.self) }
     }
 
     private func size(of path: String) -> UInt64 {
