@@ -1,6 +1,12 @@
 import FieldModel
 import FieldSystem
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
 /// The Linux procfs backend: what to read, and (in the parser files beside this one) what it means.
 public struct LinuxBackend: Backend {
     public static let identifier = "linux"
@@ -61,26 +67,29 @@ public struct LinuxBackend: Backend {
     /// The kernel log device: `prio,seq,usec,flags;text` records, one per read (Documentation/ABI/testing/dev-kmsg).
     public var kernelLog: String? { "/dev/kmsg" }
 
-    /// The first decimal number after `key` at the start of a line.
-    static func number(after key: String, in bytes: [UInt8]) -> UInt64? {
-        let k = Array(key.utf8)
-        var i = 0
-        let n = bytes.count
-        while i < n {
-            if (i == 0 || bytes[i - 1] == 0x0A) && i + k.count <= n && bytes[i..<i + k.count].elementsEqual(k) {
-                var j = i + k.count
-                while j < n && (bytes[j] == 0x20 || bytes[j] == 0x09) { j += 1 }
-                var v: UInt64 = 0
-                var digits = 0
-                while j < n, bytes[j] >= 0x30, bytes[j] <= 0x39 {
-                    v = v &* 10 &+ UInt64(bytes[j] - 0x30)
-                    j += 1
-                    digits += 1
+    /// The first decimal number after `key` at the start of a line (one pass, no allocation).
+    static func number(after key: StaticString, in bytes: [UInt8]) -> UInt64? {
+        bytes.withUnsafeBufferPointer { b -> UInt64? in
+            let k = UnsafeBufferPointer(start: key.utf8Start, count: key.utf8CodeUnitCount)
+            let n = b.count
+            var i = 0
+            while i + k.count <= n {
+                if b[i] == k[0] && memcmp(b.baseAddress! + i, k.baseAddress!, k.count) == 0 {
+                    var j = i + k.count
+                    while j < n && (b[j] == 0x20 || b[j] == 0x09) { j += 1 }
+                    var v: UInt64 = 0
+                    let first = j
+                    while j < n, b[j] >= 0x30, b[j] <= 0x39 {
+                        v = v &* 10 &+ UInt64(b[j] - 0x30)
+                        j += 1
+                    }
+                    return j > first ? v : nil
                 }
-                return digits > 0 ? v : nil
+                // Next line.
+                guard let nl = memchr(b.baseAddress! + i, 0x0A, n - i) else { return nil }
+                i = b.baseAddress!.distance(to: nl.assumingMemoryBound(to: UInt8.self)) + 1
             }
-            i += 1
+            return nil
         }
-        return nil
     }
 }

@@ -16,6 +16,11 @@ struct Sampler {
     let spool: Spool
     let intervalNanos: UInt64
     let nameFilter: POSIXRegex?
+    /// Plan entries by scope and tier, with their path templates split once.
+    private let systemEntries: [(entry: CapturePlanEntry, path: PathTemplate)]
+    private let processCheap: [(entry: CapturePlanEntry, path: PathTemplate)]
+    private let processDeep: [(entry: CapturePlanEntry, path: PathTemplate)]
+    private let threadDeep: [(entry: CapturePlanEntry, path: PathTemplate)]
 
     private var writer: BundleWriter?
     private var bundleSequence: UInt64 = 0
@@ -57,6 +62,11 @@ struct Sampler {
         schedule = DeepSchedule(every: options.deepEvery, intervalNanos: intervalNanos)
         var unused = ""
         nameFilter = options.match.flatMap { POSIXRegex($0, error: &unused) }
+        let templated = plan.map { (entry: $0, path: PathTemplate($0.path)) }
+        systemEntries = templated.filter { $0.entry.scope == .system }
+        processCheap = templated.filter { $0.entry.scope == .process && $0.entry.tier == .cheap }
+        processDeep = templated.filter { $0.entry.scope == .process && $0.entry.tier == .deep }
+        threadDeep = templated.filter { $0.entry.scope == .thread }
     }
 
     mutating func run() throws(AgentError) {
@@ -203,14 +213,14 @@ struct Sampler {
             return c
         }
         let systemDeep = seq % UInt64(options.deepEvery) == 0
-        for e in plan where e.scope == .system && (e.tier == .cheap || systemDeep) { files.append(read(e.path, e.kind)) }
+        for (e, t) in systemEntries where e.tier == .cheap || systemDeep { files.append(read(t.fill(), e.kind)) }
 
         var live = Set<Int32>()
         for pid in selectedPIDs() {
             let p = String(pid)
             var cheap: [FileCapture] = []
-            for e in plan where e.scope == .process && e.tier == .cheap {
-                let c = read(e.path.replacing("[pid]", with: p), e.kind)
+            for (e, t) in processCheap {
+                let c = read(t.fill(pid: p), e.kind)
                 // The process exited before its first file could be read: nothing to record.
                 if cheap.isEmpty && c.status == .missing { break }
                 if cheap.isEmpty, let filter = nameFilter, !filter.matches(Self.name(fromStat: c)) { break }
@@ -222,12 +232,11 @@ struct Sampler {
             let signals = backend.cheapSignals(cheap)
             guard schedule.wantsDeep(pid: pid, seq: seq, signals: signals) else { continue }
             let t0 = Clock.monotonicNanos()
-            for e in plan where e.scope == .process && e.tier == .deep { files.append(read(e.path.replacing("[pid]", with: p), e.kind)) }
-            let threadEntries = plan.filter { $0.scope == .thread }
-            if !threadEntries.isEmpty, let task = cheap.first(where: { $0.kind == .directory && $0.path.hasSuffix("/task") }) {
+            for (e, t) in processDeep { files.append(read(t.fill(pid: p), e.kind)) }
+            if !threadDeep.isEmpty, let task = cheap.first(where: { $0.kind == .directory && $0.path.hasSuffix("/task") }) {
                 for tid in task.bytes.split(separator: 0x0A) {
                     let t = String(decoding: tid, as: UTF8.self)
-                    for e in threadEntries { files.append(read(e.path.replacing("[pid]", with: p).replacing("[tid]", with: t), e.kind)) }
+                    for (e, tmpl) in threadDeep { files.append(read(tmpl.fill(pid: p, tid: t), e.kind)) }
                 }
             }
             schedule.didDeep(pid: pid, seq: seq, signals: signals, costNanos: Clock.monotonicNanos() - t0)
@@ -278,23 +287,36 @@ struct Sampler {
     }
 }
 
-extension String {
-    /// Every `pattern` replaced by `value` (path templates such as `[pid]`), without the regex runtime.
-    func replacing(_ pattern: String, with value: String) -> String {
-        let p = Array(pattern.utf8)
-        let s = Array(utf8)
-        var out: [UInt8] = []
-        out.reserveCapacity(s.count + 16)
-        var i = 0
-        while i < s.count {
-            if i + p.count <= s.count && s[i..<i + p.count].elementsEqual(p) {
-                out.append(contentsOf: value.utf8)
-                i += p.count
-            } else {
-                out.append(s[i])
-                i += 1
+/// A plan path such as `/proc/[pid]/task/[tid]/comm`, split once at its placeholders.
+struct PathTemplate {
+    private enum Part { case text(String), pid, tid }
+    private let parts: [Part]
+
+    init(_ path: String) {
+        var parts: [Part] = []
+        var rest = Substring(path)
+        while let open = rest.firstIndex(of: "[") {
+            let tail = rest[open...]
+            let placeholder: Part? = tail.hasPrefix("[pid]") ? .pid : tail.hasPrefix("[tid]") ? .tid : nil
+            guard let ph = placeholder else { break }
+            if open > rest.startIndex { parts.append(.text(String(rest[..<open]))) }
+            parts.append(ph)
+            rest = rest[rest.index(open, offsetBy: 5)...]
+        }
+        if !rest.isEmpty { parts.append(.text(String(rest))) }
+        self.parts = parts
+    }
+
+    /// The path with the placeholders filled in.
+    func fill(pid: String = "", tid: String = "") -> String {
+        var out = ""
+        for p in parts {
+            switch p {
+            case .text(let t): out += t
+            case .pid: out += pid
+            case .tid: out += tid
             }
         }
-        return String(decoding: out, as: UTF8.self)
+        return out
     }
 }

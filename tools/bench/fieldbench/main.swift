@@ -140,10 +140,55 @@ func crcBench() {
     print("crc32c: \(4 * data.count) bytes in \(elapsed / 1_000_000) ms = \(mbps(UInt64(4 * data.count), elapsed)) MB/s (\(acc))")
 }
 
+/// The CPU budget's baseline: CPU time to merely read the same entries as each sample of BUNDLE (same paths, same
+/// kinds, read now from the live /proc), against the agent's own CPU per sample from the bundle's stats records.
+func rereadBench(_ args: [String]) {
+    guard let path = args.first else { fail("usage: fieldbench reread BUNDLE") }
+    let reader: BundleReader
+    do { reader = try BundleReader(path: path) } catch { fail(error.message) }
+    var samples: [Sample] = []
+    var cpu: [UInt64] = []
+    while let r = reader.next() {
+        do {
+            if r.type == .sample { samples.append(try RecordCodec.decodeSample(r.payload)) }
+            if r.type == .stats {
+                let s = try RecordCodec.decodeStats(r.payload)
+                cpu.append(s.cpuUserMicros + s.cpuSystemMicros)
+            }
+        } catch { fail(error.message) }
+    }
+    guard samples.count > 2, cpu.count > 2 else { fail("\(path) needs several samples and stats records") }
+    func usage() -> UInt64 {
+        var ru = rusage()
+        getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &ru)
+        return UInt64(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1_000_000 + UInt64(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec)
+    }
+    // Same rhythm as the agent: caches cool down between samples just as they do for it.
+    let gap = samples.count > 1 ? samples[1].monoNanos &- samples[0].monoNanos : 0
+    var readCPU: [UInt64] = []
+    for s in samples.dropFirst() {
+        var ts = timespec(tv_sec: Int(gap / 1_000_000_000), tv_nsec: Int(gap % 1_000_000_000))
+        _ = nanosleep(&ts, nil)
+        let before = usage()
+        // Read what the agent read, including the directory listings of /proc it needs to find processes.
+        _ = ProcFS.listDirectory("/proc")
+        for f in s.files {
+            _ = f.kind == .directory ? ProcFS.listDirectory(f.path) : ProcFS.readFile(f.path)
+        }
+        readCPU.append(usage() - before)
+    }
+    let agentCPU = zip(cpu, cpu.dropFirst()).map { $1 - $0 }
+    func median(_ v: [UInt64]) -> UInt64 { v.sorted()[v.count / 2] }
+    let a = median(agentCPU), b = median(readCPU)
+    print("reread: \(samples.count - 1) samples; CPU per sample, median: agent \(a) us (capture, encode, compress, write), "
+        + "reading the same entries \(b) us; ratio \(b > 0 ? String(Double(a) / Double(b)) : "n/a")")
+}
+
 let args = Array(CommandLine.arguments.dropFirst())
 switch args.first {
 case "write": writeBench(Array(args.dropFirst()))
 case "read": readBench(Array(args.dropFirst()))
 case "crc": crcBench()
+case "reread": rereadBench(Array(args.dropFirst()))
 default: fail("usage: fieldbench write|read ... (see tools/bench/run.sh)")
 }
