@@ -7,6 +7,7 @@ need_apt=""
 dpkg -s libzstd-dev >/dev/null 2>&1 || need_apt="$need_apt libzstd-dev"
 command -v zstd >/dev/null 2>&1 || need_apt="$need_apt zstd"
 command -v pkg-config >/dev/null 2>&1 || need_apt="$need_apt pkg-config"
+command -v cc >/dev/null 2>&1 || need_apt="$need_apt gcc libc6-dev"
 if [ -n "$need_apt" ]; then
   echo "setup: installing$need_apt" >&2
   $SUDO apt-get update -qq

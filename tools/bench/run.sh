@@ -42,8 +42,17 @@ echo "## reader peak memory (GNU time, maximum resident set size)"
 /usr/bin/time -f "zstd -dc: %M KiB" zstd -dcq "$OUT/big.zst" -o /dev/null -f
 ls -l "$OUT/big.zst" | awk '{print "bundle: " $5 " bytes compressed"}'
 
-echo "## agent peak memory (GNU time, 5 s at 0.25 s)"
-/usr/bin/time -f "fieldagent: %M KiB" "$BIN/fieldagent" --interval 0.25 --duration 5 --spool "$OUT/rss" --device-id bench >/dev/null
+echo "## deployable agent (tools/build-agent.sh): size, memory, CPU per sample"
+bash tools/build-agent.sh "$OUT/agent" | tail -n 1
+/usr/bin/time -f "static agent, 30 s at 0.5 s: peak RSS %M KiB, CPU %U s user + %S s system" \
+  "$OUT/agent/fieldagent" --interval 0.5 --duration 30 --spool "$OUT/agent-run" --device-id bench
+"$BIN/fieldctl" decode "$OUT"/agent-run/*.zst | python3 -c '
+import json, sys
+st = [json.loads(l)["payload"] for l in sys.stdin if "\"type\":\"stats\"" in l]
+rss = sorted(s["rss_bytes"] / 1048576 for s in st)
+print("steady RSS (from the agent stats records, /proc/self/statm): median %.2f MiB, max %.2f MiB over %d samples" % (rss[len(rss) // 2], rss[-1], len(st)))
+'
+"$BIN/fieldbench" reread "$OUT"/agent-run/*.zst
 
 echo "## size against level, window and match tables (same samples)"
 for cfg in "3 22 0 0" "3 21 0 0" "5 21 16 16" "6 21 16 16" "7 21 16 16" "8 21 16 16" "7 20 16 16" "7 22 16 16"; do
