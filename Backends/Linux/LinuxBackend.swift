@@ -64,6 +64,28 @@ public struct LinuxBackend: Backend {
         return out
     }
 
+    /// The process's cgroup `pids.max` and `pids.current` (a thread ceiling, e.g. systemd's TasksMax), found from
+    /// `/proc/PID/cgroup`: `0::PATH` is cgroup v2, mounted at `/sys/fs/cgroup` or, on hybrid systems, at
+    /// `/sys/fs/cgroup/unified`; `N:...pids...:PATH` is the v1 pids controller at `/sys/fs/cgroup/pids`
+    /// (Documentation/admin-guide/cgroup-v2.rst, cgroup-v1/pids.rst). The root cgroup has no `pids.max`.
+    public func derivedPaths(fromDeep captures: [FileCapture]) -> [String] {
+        guard let cgroup = captures.first(where: { $0.path.hasSuffix("/cgroup") && $0.status == .ok }) else { return [] }
+        var dirs: [String] = []
+        for line in cgroup.bytes.split(separator: 0x0A) {
+            let fields = line.split(separator: 0x3A, maxSplits: 2, omittingEmptySubsequences: false)  // id:controllers:path
+            guard fields.count == 3 else { continue }
+            let path = String(decoding: fields[2], as: UTF8.self)
+            guard path.hasPrefix("/"), !path.contains("/../"), !path.hasSuffix("/..") else { continue }
+            let suffix = path == "/" ? "" : path
+            if fields[0].elementsEqual("0".utf8) && fields[1].isEmpty {
+                dirs += ["/sys/fs/cgroup" + suffix, "/sys/fs/cgroup/unified" + suffix]
+            } else if fields[1].split(separator: 0x2C).contains(where: { $0.elementsEqual("pids".utf8) }) {
+                dirs.append("/sys/fs/cgroup/pids" + suffix)
+            }
+        }
+        return dirs.flatMap { [$0 + "/pids.max", $0 + "/pids.current"] }
+    }
+
     /// The kernel log device: `prio,seq,usec,flags;text` records, one per read (Documentation/ABI/testing/dev-kmsg).
     public var kernelLog: String? { "/dev/kmsg" }
 

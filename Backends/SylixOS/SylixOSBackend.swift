@@ -28,6 +28,9 @@ public struct SylixOSBackend: Backend {
         }
     }
 
+    /// Nothing is derived on SylixOS: its procfs names everything it has.
+    public func derivedPaths(fromDeep captures: [FileCapture]) -> [String] { [] }
+
     /// SylixOS has no kernel log device in procfs.
     public var kernelLog: String? { nil }
 

@@ -6,6 +6,8 @@ public struct AgentOptions: Sendable {
     public var backend = "auto"
     /// Where the OS's procfs is mounted (or a fixture tree).
     public var procRoot = "/proc"
+    /// Where sysfs is mounted (cgroup limits live there), or a fixture tree.
+    public var sysRoot = "/sys"
     /// Seconds between samples.
     public var interval = 1.0
     /// Seconds to run; nil runs until SIGTERM/SIGINT.
@@ -38,6 +40,7 @@ public struct AgentOptions: Sendable {
         options:
           --backend auto|linux|sylixos  which OS backend reads the proc root (default: auto, by detection)
           --proc-root PATH              where procfs is mounted, or a fixture tree (default: /proc)
+          --sys-root PATH               where sysfs is mounted, or a fixture tree (default: /sys)
           --interval SECONDS            time between samples, fractions allowed, at least 0.1 (default: 1)
           --duration SECONDS            stop after this long (default: run until SIGTERM or SIGINT)
           --spool DIR                   directory for bundles, created if missing (default: ./spool)
@@ -133,6 +136,7 @@ public struct AgentOptions: Sendable {
             guard ["auto", "linux", "sylixos"].contains(v) else { throw AgentError("\(source): backend is auto, linux or sylixos, not '\(v)'") }
             backend = v
         case "proc-root": procRoot = v
+        case "sys-root": sysRoot = v
         case "interval":
             interval = try number()
             guard interval >= 0.1 else { throw AgentError("\(source): the interval must be at least 0.1 seconds") }

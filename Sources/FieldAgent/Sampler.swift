@@ -146,7 +146,22 @@ struct Sampler {
             }
         } catch {
             report("cannot start a bundle: \(error.message)")
+            if error.errno == ENOSPC { makeRoom() }
         }
+    }
+
+    /// The filesystem is full: the oldest closed bundle goes (the oldest data is dropped first), and the loss is
+    /// recorded like a quota drop.
+    private mutating func makeRoom() {
+        guard let dropped = spool.dropOldest() else { return }
+        droppedBytes += dropped.bytes
+        var loss = pendingLoss ?? LossReport(
+            wallNanos: Clock.wallNanos(), monoNanos: Clock.monotonicNanos(), reason: "disk-full", bundles: 0, bytes: 0, names: [])
+        loss.bundles += 1
+        loss.bytes += dropped.bytes
+        loss.names.append(dropped.name)
+        pendingLoss = loss
+        printError("fieldagent: disk full: dropped \(dropped.name)")
     }
 
     private mutating func closeBundle(reason: String) {
@@ -188,6 +203,7 @@ struct Sampler {
             report("writing \(w.openPath) failed: \(error.message); starting a new bundle")
             writer = nil
             droppedBytes += 1
+            if error.errno == ENOSPC { makeRoom() }
         }
     }
 
@@ -206,8 +222,10 @@ struct Sampler {
         let seq = sampleSequence
         let root = options.procRoot
         var files: [FileCapture] = []
+        let sysRoot = options.sysRoot
         func read(_ logical: String, _ kind: EntryKind) -> FileCapture {
-            let real = root + logical.dropFirst(5)  // "/proc" -> proc root
+            // "/proc/..." under the proc root, "/sys/..." under the sys root.
+            let real = logical.hasPrefix("/sys/") ? sysRoot + logical.dropFirst(4) : root + logical.dropFirst(5)
             var c = kind == .directory ? ProcFS.listDirectory(real) : ProcFS.readFile(real)
             c.path = logical
             return c
@@ -232,7 +250,12 @@ struct Sampler {
             let signals = backend.cheapSignals(cheap)
             guard schedule.wantsDeep(pid: pid, seq: seq, signals: signals) else { continue }
             let t0 = Clock.monotonicNanos()
+            let deepStart = files.count
             for (e, t) in processDeep { files.append(read(t.fill(pid: p), e.kind)) }
+            for path in backend.derivedPaths(fromDeep: Array(files[deepStart...])) {
+                let c = read(path, .file)
+                if c.status != .missing { files.append(c) }  // candidates that do not exist are not news
+            }
             if !threadDeep.isEmpty, let task = cheap.first(where: { $0.kind == .directory && $0.path.hasSuffix("/task") }) {
                 for tid in task.bytes.split(separator: 0x0A) {
                     let t = String(decoding: tid, as: UTF8.self)

@@ -65,6 +65,16 @@ struct Spool {
         return (dropped, droppedBytes)
     }
 
+    /// Drops the oldest bundle to make room on a full filesystem, closed or abandoned `.open` alike (an
+    /// abandoned one is a bundle whose writing failed; the agent holds no writer on it then): names sort by time.
+    /// Nil when the spool holds nothing to drop.
+    func dropOldest() -> (name: String, bytes: UInt64)? {
+        guard let oldest = names().filter({ $0.hasSuffix(".zst") || $0.hasSuffix(".zst.open") }).min() else { return nil }
+        let bytes = size(of: directory + "/" + oldest)
+        guard unlink(directory + "/" + oldest) == 0 else { return nil }
+        return (oldest, bytes)
+    }
+
     /// Closes bundles a previous run left open: their intact records are rewritten into a closed bundle of the
     /// same name with the end reason `recovered`. Returns one line per bundle for the log.
     ///

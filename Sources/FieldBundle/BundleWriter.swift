@@ -116,8 +116,16 @@ public final class BundleWriter {
             throw error
         }
         let v = FormatVersion.current
-        try feed(StreamLayout.magic + [v.major, v.minor])
-        try write(.header, payload: rawHeader, flush: true)
+        do {
+            try feed(StreamLayout.magic + [v.major, v.minor])
+            try write(.header, payload: rawHeader, flush: true)
+        } catch {
+            // Not even the header made it (a full disk): the file holds nothing a reader could use.
+            _ = Glibc.close(fd)
+            _ = Glibc.unlink(openPath)
+            state = .closed
+            throw error
+        }
     }
 
     deinit {

@@ -30,4 +30,10 @@ public protocol Backend: Sendable {
 
     /// A kernel log to follow, as a path under the device root (e.g. `/dev/kmsg`), or nil.
     var kernelLog: String? { get }
+
+    /// Further files to read for a process whose deep files were just read, found from their content: e.g. on
+    /// Linux its cgroup's `pids.max` and `pids.current`, located through `/proc/PID/cgroup`. Paths are logical:
+    /// `/proc/...` under the proc root, `/sys/...` under the sys root. Only paths that may exist; the agent
+    /// records those it finds.
+    func derivedPaths(fromDeep captures: [FileCapture]) -> [String]
 }

@@ -143,3 +143,96 @@ import Testing
         #expect(files.contains { $0.path == "/proc/meminfo" && $0.status == .ok })
     }
 }
+
+extension AgentBehaviourTests {
+    /// A cgroup with a pids limit (v1 or v2, whichever this machine has): the agent records pids.max and
+    /// pids.current for a process inside it. Skipped only where no pids controller can be written.
+    @Test func cgroupPidsLimitIsCaptured() throws {
+        let candidates = ["/sys/fs/cgroup/pids", "/sys/fs/cgroup/unified", "/sys/fs/cgroup"]
+        guard getuid() == 0,
+              let base = candidates.first(where: { FileManager.default.fileExists(atPath: $0 + "/cgroup.procs") && (
+                  FileManager.default.fileExists(atPath: $0 + "/pids.current") || $0.hasSuffix("/pids")
+                      || ((try? String(contentsOfFile: $0 + "/cgroup.subtree_control", encoding: .utf8)) ?? "").contains("pids")) })
+        else { return }
+        let group = base + "/field-test-\(getpid())"
+        guard mkdir(group, 0o755) == 0 else { return }
+        defer { rmdir(group) }
+        guard FileManager.default.fileExists(atPath: group + "/pids.max") else { return }
+        try "37".write(toFile: group + "/pids.max", atomically: false, encoding: .utf8)
+        let sleeper = try startSleeper()
+        defer { sleeper.terminate(); sleeper.waitUntilExit() }
+        try "\(sleeper.processIdentifier)".write(toFile: group + "/cgroup.procs", atomically: false, encoding: .utf8)
+        let dir = try Harness.tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let run = try Harness.fieldagent(["--interval", "0.1", "--duration", "0.3", "--spool", dir, "--pid", String(sleeper.processIdentifier)])
+        #expect(run.status == 0)
+        let files = try samples(in: dir).flatMap(\.files)
+        let max = try #require(files.first { $0.path.hasSuffix("/field-test-\(getpid())/pids.max") })
+        #expect(max.status == .ok && max.bytes == Array("37\n".utf8))
+        #expect(files.contains { $0.path.hasSuffix("/field-test-\(getpid())/pids.current") && $0.bytes == Array("1\n".utf8) })
+    }
+
+    /// Kernel log lines written while the agent runs are in the bundle as events.
+    @Test func kernelLogLinesBecomeEvents() throws {
+        guard getuid() == 0, let kmsg = FileHandle(forWritingAtPath: "/dev/kmsg") else { return }
+        let dir = try Harness.tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: Harness.binDir + "/fieldagent")
+        p.arguments = ["--interval", "0.1", "--duration", "1.5", "--spool", dir, "--pid", "1"]
+        p.standardOutput = FileHandle.nullDevice
+        try p.run()
+        #expect(Harness.waitFor(10) { ((try? Harness.files(in: dir, suffix: ".open")) ?? []).count == 1 })
+        usleep(300_000)
+        let marker = "field-e2e-marker-\(getpid())"
+        kmsg.write(Data("<6>\(marker)\n".utf8))
+        try kmsg.close()
+        p.waitUntilExit()
+        let events = try records(in: dir).filter { $0.type == .event }.map { try RecordCodec.decodeEvent($0.payload) }
+        #expect(events.contains { $0.source == "/dev/kmsg" && $0.lines.contains { String(decoding: $0, as: UTF8.self).hasSuffix(";\(marker)") } })
+    }
+}
+
+extension AgentBehaviourTests {
+    /// The spool's filesystem fills up (a 40 KiB tmpfs, a quota larger than the disk): the agent says so, keeps
+    /// sampling, leaves only readable bundles, and still stops cleanly.
+    @Test func fullDiskIsSurvived() throws {
+        guard getuid() == 0 else { return }
+        let mnt = try Harness.tempDir()
+        defer { try? FileManager.default.removeItem(atPath: mnt) }
+        guard try Harness.run("/bin/mount", ["-t", "tmpfs", "-o", "size=40k", "tmpfs", mnt]).status == 0 else { return }
+        defer { _ = try? Harness.run("/bin/umount", [mnt]) }
+        let run = try Harness.fieldagent([
+            "--interval", "0.1", "--duration", "3", "--spool", mnt, "--device-id", "full",
+            "--bundle-bytes", "8K", "--spool-max-bytes", "4M", "--deep-every", "1",
+        ])
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(run.stderr.contains("No space left on device"), "\(run.stderr)")
+        // Every closed bundle is intact; an abandoned .open (if any) still yields its records.
+        for path in try Harness.files(in: mnt, suffix: ".zst") {
+            let r = try BundleReader(path: path)
+            while r.next() != nil {}
+            #expect(r.isComplete, "\(path): \(String(describing: r.damage))")
+        }
+        // Failed starts leave nothing behind; an abandoned bundle keeps what it had flushed.
+        let open = try Harness.files(in: mnt, suffix: ".open")
+        #expect(open.count <= 2, "\(open.count) leftover .open files")
+        for path in open {
+            let r = try BundleReader(path: path)
+            var n = 0
+            while r.next() != nil { n += 1 }
+            #expect(n >= 1, "\(path) holds nothing readable")
+        }
+        // Room was made by dropping the oldest closed bundles, and the drop is on record in a later bundle
+        // (closed, or still open if the disk filled again while closing it).
+        #expect(run.stderr.contains("disk full: dropped"), "\(run.stderr)")
+        var losses: [LossReport] = []
+        for path in try Harness.files(in: mnt, suffix: ".zst") + Harness.files(in: mnt, suffix: ".open") {
+            let r = try BundleReader(path: path)
+            while let rec = r.next() {
+                if rec.type == .loss { losses.append(try RecordCodec.decodeLoss(rec.payload)) }
+            }
+        }
+        #expect(losses.contains { $0.reason == "disk-full" && $0.bundles >= 1 }, "no disk-full loss record survives: \(run.stderr.suffix(1500)) \(losses) in \((try? FileManager.default.contentsOfDirectory(atPath: mnt)) ?? [])")
+    }
+}

@@ -33,3 +33,29 @@ import Testing
         #expect(plan.contains { $0.path == "/proc/[pid]/maps" && $0.tier == .deep && $0.every > 1 })
     }
 }
+
+@Suite struct CgroupPathTests {
+    func paths(_ cgroup: String) -> [String] {
+        LinuxBackend().derivedPaths(fromDeep: [FileCapture(path: "/proc/7/cgroup", bytes: Array(cgroup.utf8))])
+    }
+
+    @Test func unifiedHierarchy() {
+        #expect(paths("0::/system.slice/app.service\n") == [
+            "/sys/fs/cgroup/system.slice/app.service/pids.max", "/sys/fs/cgroup/system.slice/app.service/pids.current",
+            "/sys/fs/cgroup/unified/system.slice/app.service/pids.max",
+            "/sys/fs/cgroup/unified/system.slice/app.service/pids.current",
+        ])
+    }
+
+    @Test func v1PidsControllerAmongOthers() {
+        let p = paths("12:memory:/a\n8:pids:/soak/job1\n3:cpu,cpuacct:/\n0::/\n")
+        #expect(p.contains("/sys/fs/cgroup/pids/soak/job1/pids.max"))
+        #expect(p.contains("/sys/fs/cgroup/pids.max"))  // the v2 root is a candidate too; it simply does not exist
+        #expect(!p.contains { $0.contains("memory") })
+    }
+
+    @Test func oddLinesAreIgnored() {
+        #expect(paths("garbage\n5:pids:relative\n5:pids:/../etc\n").isEmpty)
+        #expect(paths("").isEmpty)
+    }
+}
