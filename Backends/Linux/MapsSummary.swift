@@ -1,0 +1,79 @@
+/// What a process's mappings say about thread stacks, heap, anonymous and shared memory.
+///
+/// Stack-like regions are recognised by layout, whatever the stack size: a private `rw-p` anonymous region
+/// with a `---p` anonymous guard directly below it (glibc, musl and Bionic put the guard below the stack;
+/// reference/linux-procfs.md). glibc's malloc arenas have their `---p` reserve *above*, so they do not match.
+/// Labelled stacks (`[stack:TID]` on 3.4-4.4 kernels, glibc's and Bionic's decorations) count whatever the layout.
+public struct MapsSummary: Sendable, Hashable {
+    /// Regions that look like thread stacks (labelled or by layout); the main thread's `[stack]` is not one.
+    public var stackLikeRegions: Int
+    /// Their total size.
+    public var stackLikeBytes: UInt64
+    /// The most common stack-like region size (the threads' stack size), 0 when there is none.
+    public var typicalStackSize: UInt64
+    /// Stacks glibc labels as cached (`[anon: glibc: unused stack]`).
+    public var cachedStacks: Int
+    /// `[heap]` bytes.
+    public var heapBytes: UInt64
+    /// Other private anonymous bytes (not stacks, not heap, not guards).
+    public var anonymousBytes: UInt64
+    /// SysV, memfd, `/dev/shm`, shared anonymous and device mappings.
+    public var sharedBytes: UInt64
+    /// How many such shared mappings.
+    public var sharedMappings: Int
+    /// Number of mappings (what `vm.max_map_count` limits).
+    public var mapCount: Int
+    /// Total virtual size.
+    public var virtualBytes: UInt64
+    /// End of the highest mapping: below 2^32 means a 32-bit address space (3 GiB of it for the user on most
+    /// 32-bit kernels).
+    public var highestAddress: UInt64
+
+    /// Summarises parsed maps.
+    public init(_ maps: ProcessMaps) {
+        var stackRegions = 0, cached = 0, shared = 0
+        var stackBytes: UInt64 = 0, heap: UInt64 = 0, anon: UInt64 = 0, sharedTotal: UInt64 = 0, total: UInt64 = 0
+        var sizes: [UInt64: Int] = [:]
+        let m = maps.mappings
+        for (i, r) in m.enumerated() {
+            total &+= r.size
+            let rw = r.permissions.contains(.read) && r.permissions.contains(.write) && !r.permissions.contains(.shared)
+            switch r.kind {
+            case .labelledThreadStack:
+                stackRegions += 1
+                stackBytes &+= r.size
+                sizes[r.size, default: 0] += 1
+            case .cachedThreadStack:
+                cached += 1
+            case .heap:
+                heap &+= r.size
+            case .anonymous where rw:
+                let guardBelow = i > 0 && m[i - 1].end == r.start && m[i - 1].permissions.isEmpty
+                    && m[i - 1].kind == .anonymous && m[i - 1].size <= 1 << 20
+                if guardBelow {
+                    stackRegions += 1
+                    stackBytes &+= r.size
+                    sizes[r.size, default: 0] += 1
+                } else {
+                    anon &+= r.size
+                }
+            case .sysvShm, .memfd, .posixShm, .sharedAnonymous, .deviceMapping:
+                shared += 1
+                sharedTotal &+= r.size
+            default:
+                break
+            }
+        }
+        stackLikeRegions = stackRegions
+        stackLikeBytes = stackBytes
+        typicalStackSize = sizes.max { $0.value < $1.value || ($0.value == $1.value && $0.key < $1.key) }?.key ?? 0
+        cachedStacks = cached
+        heapBytes = heap
+        anonymousBytes = anon
+        sharedBytes = sharedTotal
+        sharedMappings = shared
+        mapCount = m.count
+        virtualBytes = total
+        highestAddress = m.map(\.end).max() ?? 0
+    }
+}

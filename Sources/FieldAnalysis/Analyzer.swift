@@ -1,0 +1,221 @@
+import FieldLinux
+
+/// Runs the detectors over device timelines and computes quotas.
+public struct Analyzer {
+    /// How far ahead a forecast counts: a leak that exhausts a quota within this horizon is critical.
+    public var horizonSeconds: Double = 7 * 24 * 3600
+
+    /// An analyzer with the default horizon.
+    public init(horizonSeconds: Double = 7 * 24 * 3600) { self.horizonSeconds = horizonSeconds }
+
+    /// Findings (most important first) and quotas.
+    public func analyze(_ devices: [DeviceTimeline]) -> (findings: [Finding], quotas: [Quota]) {
+        var findings: [Finding] = []
+        var quotas: [Quota] = []
+        for d in devices {
+            let sys = d.system
+            for t in d.processes.values.sorted(by: { $0.key < $1.key }) {
+                findings += processFindings(t, device: d.device)
+                let q = processQuotas(t, device: d.device, system: sys)
+                quotas += q
+                for quota in q {
+                    if quota.used >= quota.limit {
+                        findings.append(quotaFinding(.quotaExhausted, quota, t))
+                    } else if let eta = quota.etaSeconds, eta <= horizonSeconds {
+                        findings.append(quotaFinding(.quotaForecast, quota, t))
+                    }
+                }
+            }
+            for (wall, e) in d.events { findings.append(eventFinding(e, wall: wall, device: d)) }
+        }
+        // Leaks that run a quota of theirs dry within the horizon are critical.
+        for i in findings.indices where findings[i].severity == .warning {
+            if let pid = findings[i].pid,
+               quotas.contains(where: { $0.pid == pid && $0.device == findings[i].device && ($0.etaSeconds ?? .infinity) <= horizonSeconds }) {
+                findings[i].severity = .critical
+            }
+        }
+        findings.sort { ($0.severity, $1.pid ?? 0) > ($1.severity, $0.pid ?? 0) }
+        return (findings, quotas)
+    }
+
+    // MARK: Per-process detectors
+
+    func series(_ t: ProcessTimeline, _ value: (ProcessPoint) -> Double?) -> [(t: Double, v: Double)] {
+        t.points.compactMap { p in value(p).map { (Double(p.wallNanos) / 1e9, $0) } }
+    }
+
+    func processFindings(_ t: ProcessTimeline, device: String) -> [Finding] {
+        var out: [Finding] = []
+        let name = t.name
+        func finding(_ kind: FindingKind, _ summary: String, _ evidence: [String: Double], _ details: [String] = [], fix: String) {
+            out.append(Finding(kind: kind, severity: .warning, device: device, pid: t.key.pid, process: name,
+                summary: summary, evidence: evidence, details: details, fix: fix))
+        }
+        let mapsPoints = t.points.filter { $0.maps != nil && $0.threads != nil }
+        // Unjoined: stack-like regions beyond the live threads (the main thread's stack is not stack-like).
+        let excess = mapsPoints.map { (Double($0.wallNanos) / 1e9, Double($0.maps!.stackLikeRegions - max(0, $0.threads! - 1))) }
+        if let tr = Trend(excess), tr.slopePerSecond > 0, tr.last - tr.first >= 5 {
+            let stack = Double(mapsPoints.last!.maps!.typicalStackSize)
+            let beyondCache = stack > 0 && tr.last * stack > 40 * 1_048_576  // glibc caches up to 40 MiB of stacks
+            if beyondCache || tr.risingShare >= 0.6 {
+                let vFirst = Double(mapsPoints.first!.maps!.virtualBytes), vLast = Double(mapsPoints.last!.maps!.virtualBytes)
+                let perMinute = (vLast - vFirst) / max(tr.spanSeconds, 1) * 60
+                finding(.threadLeakUnjoined,
+                    "joinable threads exit without pthread_join: \(Int(tr.last)) stacks of \(Self.bytes(stack)) never freed "
+                        + "(\(Int(tr.first)) at start), +\(Self.bytes(perMinute)) virtual per minute in pid \(t.key.pid) (\(name))",
+                    ["stacks_start": tr.first, "stacks_end": tr.last, "stacks_per_hour": tr.slopePerHour, "stack_bytes": stack,
+                     "virtual_start": vFirst, "virtual_end": vLast, "threads_end": Double(mapsPoints.last!.threads!)],
+                    fix: "call pthread_join on every joinable thread, or create them detached (pthread_detach)")
+            }
+        }
+        // Growing: live threads keep increasing.
+        if let tr = Trend(series(t) { $0.threads.map(Double.init) }), tr.slopePerSecond > 0, tr.last - tr.first >= 5, tr.risingShare >= 0.4 {
+            var details: [String] = []
+            let named = t.points.compactMap(\.threadNames)
+            if let first = named.first, let last = named.last {
+                let grew = last.map { ($0.key, $0.value - (first[$0.key] ?? 0)) }.filter { $0.1 > 0 }.sorted { $0.1 > $1.1 }
+                details = grew.prefix(3).map { "\($0.0): +\($0.1) (now \(last[$0.0]!))" }
+            }
+            let who = details.first.map { " named \"\($0.split(separator: ":")[0])\"" } ?? ""
+            finding(.threadLeakGrowing,
+                "threads\(who) are created again and again and never exit: \(Int(tr.first)) -> \(Int(tr.last)) live threads, "
+                    + "+\(Int(tr.slopePerHour.rounded())) per hour in pid \(t.key.pid) (\(name))",
+                ["threads_start": tr.first, "threads_end": tr.last, "threads_per_hour": tr.slopePerHour], details,
+                fix: "find the code that starts these threads; let them finish, or reuse a fixed pool")
+        }
+        if let tr = Trend(series(t) { $0.fds.map(Double.init) }), tr.slopePerSecond > 0, tr.last - tr.first >= 10, tr.risingShare >= 0.4 {
+            finding(.fdLeak,
+                "file descriptors are opened and never closed: \(Int(tr.first)) -> \(Int(tr.last)), +\(Int(tr.slopePerHour.rounded())) per hour in pid \(t.key.pid) (\(name))",
+                ["fds_start": tr.first, "fds_end": tr.last, "fds_per_hour": tr.slopePerHour],
+                fix: "close every descriptor on every path (including errors); check /proc/\(t.key.pid)/fd for what stays open")
+        }
+        let heap = Trend(series(t) { $0.maps.map { Double($0.heapBytes) } })
+        if let tr = heap, tr.slopePerSecond > 0, tr.last - tr.first >= 2 * 1_048_576 {
+            finding(.heapLeak,
+                "the heap grows: \(Self.bytes(tr.first)) -> \(Self.bytes(tr.last)), +\(Self.bytes(tr.slopePerHour)) per hour in pid \(t.key.pid) (\(name))",
+                ["heap_start": tr.first, "heap_end": tr.last, "heap_per_hour": tr.slopePerHour],
+                fix: "find allocations without a free (valgrind --leak-check=full, or heaptrack, on a test build)")
+        }
+        let anon = Trend(series(t) { $0.maps.map { Double($0.anonymousBytes) } })
+        if let tr = anon, tr.slopePerSecond > 0, tr.last - tr.first >= 4 * 1_048_576 {
+            finding(.anonGrowth,
+                "anonymous memory (mmap) grows: \(Self.bytes(tr.first)) -> \(Self.bytes(tr.last)), +\(Self.bytes(tr.slopePerHour)) per hour in pid \(t.key.pid) (\(name))",
+                ["anon_start": tr.first, "anon_end": tr.last, "anon_per_hour": tr.slopePerHour],
+                fix: "look for mmap without munmap, or large malloc blocks (above the mmap threshold) never freed")
+        }
+        let shm = Trend(series(t) { $0.maps.map { Double($0.sharedMappings) } })
+        let shmBytes = Trend(series(t) { $0.maps.map { Double($0.sharedBytes) } })
+        if let tr = shm, let b = shmBytes, tr.slopePerSecond > 0, tr.last - tr.first >= 3 {
+            finding(.shmLeak,
+                "shared memory is attached and never detached: \(Int(tr.first)) -> \(Int(tr.last)) mappings (\(Self.bytes(b.last))) in pid \(t.key.pid) (\(name))",
+                ["mappings_start": tr.first, "mappings_end": tr.last, "bytes_end": b.last, "mappings_per_hour": tr.slopePerHour],
+                fix: "shmdt (SysV) or munmap (memfd, /dev/shm) what is no longer used, and remove segments with IPC_RMID")
+        }
+        // vm-growth: virtual size grows by much more than the explained categories.
+        if let v = Trend(series(t) { $0.virtualBytes.map(Double.init) }), v.slopePerSecond > 0, v.last - v.first >= 64 * 1_048_576,
+           !out.contains(where: { [.threadLeakUnjoined, .threadLeakGrowing, .heapLeak, .anonGrowth, .shmLeak].contains($0.kind) }) {
+            finding(.vmGrowth,
+                "virtual size grows without a known cause: \(Self.bytes(v.first)) -> \(Self.bytes(v.last)) in pid \(t.key.pid) (\(name))",
+                ["virtual_start": v.first, "virtual_end": v.last, "virtual_per_hour": v.slopePerHour],
+                fix: "compare /proc/\(t.key.pid)/maps between the start and the end of the run")
+        }
+        return out
+    }
+
+    // MARK: Quotas
+
+    /// Linux: the thread ceiling is the smallest of several limits; map count and descriptors too.
+    func processQuotas(_ t: ProcessTimeline, device: String, system: [SystemPoint]) -> [Quota] {
+        guard let last = t.points.last else { return [] }
+        var out: [Quota] = []
+        let sys = system.last
+        func quota(_ resource: String, _ s: [(t: Double, v: Double)], limit: Double, binding: String?) {
+            guard let used = s.last?.v, limit > 0 else { return }
+            let peak = s.map(\.v).max() ?? used
+            let eta = used >= limit ? 0 : Trend(s)?.secondsUntil(limit)
+            out.append(Quota(os: "linux", device: device, resource: resource, scope: "process", pid: t.key.pid, process: t.name,
+                limit: limit, used: used, peak: peak, binding: binding, etaSeconds: eta))
+        }
+        // Threads: every limit that the data shows, the smallest binds.
+        var ceilings: [(String, Double)] = []
+        if let v = sys?.threadsMax { ceilings.append(("threads-max", Double(v))) }
+        if let v = sys?.pidMax { ceilings.append(("pid_max", Double(v))) }
+        if let v = t.cgroupPidsMax { ceilings.append(("cgroup pids.max", Double(v))) }
+        if let v = t.limits?.processes?.soft { ceilings.append(("RLIMIT_NPROC", Double(v))) }
+        let maps = t.points.last { $0.maps != nil }?.maps
+        if let mmc = sys?.maxMapCount, let m = maps {
+            // Each thread adds a stack and its guard: two mappings on glibc.
+            let room = Double(mmc) - Double(m.mapCount)
+            ceilings.append(("max_map_count", Double(last.threads ?? 1) + max(0, room) / 2))
+        }
+        if let m = maps, m.typicalStackSize > 0 {
+            let space = t.limits?.addressSpace?.soft.map(Double.init)
+                ?? (m.highestAddress > 0 && m.highestAddress <= 1 << 32 ? 3 * 1_073_741_824 : nil)
+            if let space {
+                let room = space - Double(m.virtualBytes)
+                ceilings.append(("address space", Double(last.threads ?? 1) + max(0, room) / Double(m.typicalStackSize)))
+            }
+        }
+        if let bind = ceilings.min(by: { $0.1 < $1.1 }) {
+            quota("thread", series(t) { $0.threads.map(Double.init) }, limit: bind.1, binding: bind.0)
+        }
+        if let mmc = sys?.maxMapCount {
+            quota("map_count", series(t) { $0.maps.map { Double($0.mapCount) } }, limit: Double(mmc), binding: "vm.max_map_count")
+        }
+        if let nofile = t.limits?.openFiles?.soft {
+            quota("fd", series(t) { $0.fds.map(Double.init) }, limit: Double(nofile), binding: "RLIMIT_NOFILE")
+        }
+        return out
+    }
+
+    func quotaFinding(_ kind: FindingKind, _ q: Quota, _ t: ProcessTimeline) -> Finding {
+        let when = kind == .quotaExhausted ? "reached" : "will be reached in \(Self.duration(q.etaSeconds ?? 0))"
+        return Finding(kind: kind, severity: kind == .quotaExhausted ? .critical : .warning, device: q.device, pid: q.pid,
+            process: q.process,
+            summary: "\(q.resource) limit \(Int(q.limit)) (\(q.binding ?? "limit")) \(when) in pid \(q.pid ?? 0) (\(t.name)): \(Int(q.used)) used",
+            evidence: ["limit": q.limit, "used": q.used, "peak": q.peak, "eta_seconds": q.etaSeconds ?? -1], details: [],
+            fix: kind == .quotaExhausted ? "creation calls fail with EAGAIN/EMFILE/ENOMEM now; fix the leak or raise \(q.binding ?? "the limit")"
+                : "fix the growth before it runs out, or raise \(q.binding ?? "the limit") for the soak test")
+    }
+
+    func eventFinding(_ e: KernelEvent, wall: Int64, device d: DeviceTimeline) -> Finding {
+        switch e {
+        case .oomKill(let k):
+            let victim = d.processes.values.first { $0.key.pid == k.pid }
+            let history = victim.flatMap { v in v.points.last?.residentBytes.map { " (last seen at \(Self.bytes(Double($0))) resident)" } } ?? ""
+            return Finding(kind: .oomKill, severity: .critical, device: d.device, pid: k.pid, process: k.comm,
+                summary: "the kernel's OOM killer killed pid \(k.pid) (\(k.comm))\(history)",
+                evidence: ["anon_rss_bytes": Double(k.anonRSS ?? 0), "total_vm_bytes": Double(k.totalVM ?? 0)], details: [],
+                fix: "find what grew before the kill (the other findings for this pid), or give the device more memory")
+        case .segfault(let s):
+            return Finding(kind: .segfault, severity: .warning, device: d.device, pid: s.pid, process: s.comm,
+                summary: "pid \(s.pid) (\(s.comm)) crashed with a segmentation fault", evidence: [:], details: [],
+                fix: "run it under a debugger or with core dumps on; the kernel line gives the faulting address")
+        case .oomVictimSelected(let v):
+            return Finding(kind: .oomKill, severity: .critical, device: d.device, pid: v.pid, process: v.comm,
+                summary: "the OOM killer chose pid \(v.pid) (\(v.comm))", evidence: [:], details: [],
+                fix: "find what grew before the kill, or give the device more memory")
+        }
+    }
+
+    static func bytes(_ v: Double) -> String {
+        let a = abs(v)
+        if a >= 1_073_741_824 { return String(format1(v / 1_073_741_824)) + " GiB" }
+        if a >= 1_048_576 { return String(format1(v / 1_048_576)) + " MiB" }
+        if a >= 1024 { return String(format1(v / 1024)) + " KiB" }
+        return "\(Int(v)) B"
+    }
+
+    static func format1(_ v: Double) -> String {
+        let r = (v * 10).rounded() / 10
+        return r == r.rounded() ? String(Int(r)) : String(r)
+    }
+
+    static func duration(_ s: Double) -> String {
+        if s < 120 { return "\(Int(s)) s" }
+        if s < 7200 { return "\(format1(s / 60)) min" }
+        if s < 172_800 { return "\(format1(s / 3600)) h" }
+        return "\(format1(s / 86400)) days"
+    }
+}

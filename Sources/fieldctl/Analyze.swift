@@ -1,0 +1,91 @@
+import ArgumentParser
+import FieldAnalysis
+import FieldBundle
+import Foundation
+
+extension Fieldctl {
+    struct Analyze: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Say what leaks, how, in which process, and which quota runs out first and when.",
+            discussion: """
+                PATH is a bundle or a directory of bundles (searched recursively); bundles of one device are joined \
+                in time order. Damaged bundles are reported and read up to the damage.
+
+                Exit codes: 0 done (and nothing at or above --fail-on); 1 a finding at or above --fail-on; 5 no \
+                bundle could be read; 64 the command line is wrong.
+                """
+        )
+
+        enum Format: String, ExpressibleByArgument, CaseIterable { case text, json }
+        enum Level: String, ExpressibleByArgument, CaseIterable { case warning, critical }
+
+        @Argument(help: "Bundles (.zst, .zst.open) or directories of bundles.")
+        var paths: [String]
+
+        @Option(help: "Output: text (for a person) or json (docs/analyze-json.md).")
+        var format: Format = .text
+
+        @Option(help: "Write the report to FILE instead of standard output.")
+        var output: String?
+
+        @Option(help: "Exit 1 when a finding at or above this level exists (for CI soak gates).")
+        var failOn: Level?
+
+        @Option(help: "Only this process (repeatable).")
+        var pid: [Int32] = []
+
+        @Option(help: "Forecast horizon in hours: a leak exhausting a quota within it is critical.")
+        var horizonHours: Double = 168
+
+        func run() throws {
+            var files: [String] = []
+            for p in paths {
+                var isDir: ObjCBool = false
+                guard FileManager.default.fileExists(atPath: p, isDirectory: &isDir) else {
+                    throw ValidationError("\(p) does not exist")
+                }
+                if isDir.boolValue {
+                    let e = FileManager.default.enumerator(atPath: p)
+                    while let f = e?.nextObject() as? String {
+                        if f.hasSuffix(".zst") || f.hasSuffix(".zst.open") { files.append(p + "/" + f) }
+                    }
+                } else {
+                    files.append(p)
+                }
+            }
+            files.sort()
+            var builder = TimelineBuilder(pidFilter: pid.isEmpty ? nil : Set(pid))
+            var readable = 0
+            let progress = isatty(2) != 0 && files.count > 3
+            for (i, f) in files.enumerated() {
+                if progress { FileHandle.standardError.write(Data("\rreading \(i + 1)/\(files.count) \(f)".utf8)) }
+                do {
+                    builder.add(try BundleReader(path: f))
+                    readable += 1
+                } catch {
+                    FileHandle.standardError.write(Data("fieldctl: \(error.message)\n".utf8))
+                }
+            }
+            if progress { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+            guard readable > 0 else { throw ExitCode(ExitStatus.unreadable.rawValue) }
+            let devices = Array(builder.devices.values)
+            let (findings, quotas) = Analyzer(horizonSeconds: horizonHours * 3600).analyze(devices)
+            let text: String
+            switch format {
+            case .text:
+                text = Report.text(findings: findings, quotas: quotas, devices: devices, colour: output == nil && isatty(1) != 0)
+            case .json:
+                text = try Report.json(findings: findings, quotas: quotas)
+            }
+            if let o = output {
+                try text.write(toFile: o, atomically: true, encoding: .utf8)
+            } else {
+                FileHandle.standardOutput.write(Data(text.utf8))
+            }
+            if let level = failOn {
+                let threshold: Severity = level == .critical ? .critical : .warning
+                if findings.contains(where: { $0.severity >= threshold }) { throw ExitCode(1) }
+            }
+        }
+    }
+}

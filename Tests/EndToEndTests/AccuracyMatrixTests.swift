@@ -1,0 +1,50 @@
+import Foundation
+import Testing
+
+/// The real agent samples every workload at once; analysis names each leak by kind and pid and flags no healthy
+/// twin.
+@Suite(.serialized) struct AccuracyMatrixTests {
+    static let expected: [(workload: String, kind: String?)] = [
+        ("leak-unjoined", "thread-leak.unjoined"), ("leak-unjoined-small", "thread-leak.unjoined"),
+        ("leak-growing", "thread-leak.growing"), ("leak-heap", "heap-leak"), ("leak-anon", "anon-growth"),
+        ("leak-shm", "shm-leak"), ("leak-fd", "fd-leak"),
+        ("ok-joined", nil), ("ok-detached", nil), ("ok-pool", nil), ("ok-steady", nil),
+    ]
+
+    @Test func everyLeakIsNamedAndNoHealthyWorkloadIsFlagged() throws {
+        let bin = WorkloadCaptureTests.workloads
+        var procs: [String: Process] = [:]
+        for (w, _) in Self.expected {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: bin + "/" + w)
+            p.arguments = ["--count", "40", "--interval-ms", "150", "--hold-seconds", "3"]
+            p.standardOutput = FileHandle.nullDevice
+            p.standardError = FileHandle.nullDevice
+            try p.run()
+            procs[w] = p
+        }
+        defer { for p in procs.values where p.isRunning { p.terminate() } }
+        let dir = try Harness.tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let run = try Harness.fieldagent(["--interval", "0.5", "--duration", "8", "--spool", dir, "--match", "^(leak|ok)-", "--deep-every", "2"])
+        #expect(run.status == 0, "\(run.stderr)")
+        let analysis = try Harness.fieldctl(["analyze", "--format", "json", dir])
+        #expect(analysis.status == 0, "\(analysis.stderr)")
+        let doc = try #require(try JSONSerialization.jsonObject(with: analysis.stdout) as? [String: Any])
+        let findings = try #require(doc["findings"] as? [[String: Any]])
+        let leakKinds = Set(Self.expected.compactMap(\.kind))
+        for (w, kind) in Self.expected {
+            let pid = Int(procs[w]!.processIdentifier)
+            let mine = findings.filter { ($0["pid"] as? Int) == pid }.compactMap { $0["kind"] as? String }.filter { leakKinds.contains($0) }
+            if let k = kind {
+                #expect(mine.contains(k), "\(w) (pid \(pid)): expected \(k), got \(mine)")
+            } else {
+                #expect(mine.isEmpty, "\(w) (pid \(pid)) is healthy but was flagged: \(mine)")
+            }
+        }
+        // Text and the CI gate.
+        let gate = try Harness.fieldctl(["analyze", "--fail-on", "warning", dir])
+        #expect(gate.status == 1)
+        #expect(gate.text.contains("thread-leak.unjoined"))
+    }
+}
