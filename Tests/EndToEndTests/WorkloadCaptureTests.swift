@@ -42,8 +42,10 @@ import Testing
         }
         let dir = try Harness.tempDir()
         defer { try? FileManager.default.removeItem(atPath: dir) }
+        // By pid: other suites run workloads of the same names at the same time.
         let run = try Harness.fieldagent([
-            "--interval", "0.25", "--duration", "3", "--spool", dir, "--match", "^leak-", "--deep-every", "4",
+            "--interval", "0.25", "--duration", "3", "--spool", dir, "--deep-every", "4",
+            "--pid", String(unjoined.processIdentifier), "--pid", String(growing.processIdentifier),
         ])
         #expect(run.status == 0, "\(run.stderr)")
         var samples: [Sample] = []
@@ -73,7 +75,7 @@ import Testing
             .map { $0.bytes.filter { $0 == 0x0A }.count }
         #expect(taskCounts.last! > taskCounts.first!, "\(taskCounts)")
 
-        // Only the matched processes were sampled.
+        // Only the selected processes were sampled.
         let pids = Set(samples.flatMap(\.files).compactMap { f -> String? in
             let parts = f.path.split(separator: "/")
             return parts.count >= 3 && parts[1].allSatisfy(\.isNumber) ? String(parts[1]) : nil
