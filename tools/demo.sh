@@ -1,7 +1,6 @@
 #!/usr/bin/env bash
-# The main job, for now: build, run the real agent on this machine's /proc for a few seconds, then open the bundle
-# with fieldctl (summary and the first JSON lines) and check it with zstd and the Python reference decoder.
-# Later issues grow this into the full demo (leak workloads, analysis, HTML report).
+# The main job: build; start the leak workloads and their healthy twins; run the real agent on this machine's
+# /proc for 30 s; check the bundle (zstd, the Python reference decoder); print the analysis.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tools/setup.sh
@@ -11,15 +10,23 @@ swift build -c release --product fieldctl 2>&1 | tail -n 1
 BIN=$(swift build -c release --show-bin-path)
 OUT=${DEMO_OUT:-out/demo}
 rm -rf "$OUT"; mkdir -p "$OUT"
-echo "== sampling this machine's /proc for 5 s (interval 0.5 s) into $OUT/spool"
-"$BIN/fieldagent" --interval 0.5 --duration 5 --spool "$OUT/spool" --device-id demo-host
+bash tools/workloads/build.sh "$OUT/workloads" >/dev/null
+echo "== starting the workloads (each stops by itself)"
+pids=()
+for w in leak-unjoined leak-unjoined-small leak-growing leak-heap leak-anon leak-shm leak-fd ok-joined ok-detached ok-pool ok-steady; do
+  "$OUT/workloads/$w" --count 60 --interval-ms 400 --hold-seconds 8 > /dev/null 2>&1 &
+  pids+=($!)
+  echo "   $w: pid $!"
+done
+trap 'kill "${pids[@]}" 2>/dev/null || true' EXIT
+echo "== sampling this machine's /proc for 30 s (interval 1 s) into $OUT/spool"
+"$BIN/fieldagent" --interval 1 --duration 30 --spool "$OUT/spool" --device-id demo-host --deep-every 3
 BUNDLE=$(ls "$OUT"/spool/*.zst | head -n 1)
-echo "== zstd -t: $(zstd -tq "$BUNDLE" && echo 'valid zstd frame')"
-echo "== fieldctl decode --format summary"
-"$BIN/fieldctl" decode --format summary "$BUNDLE"
-echo "== fieldctl decode (JSON lines; first 3, cut at 300 characters)"
+echo "== $(zstd -tq "$BUNDLE" && echo 'zstd -t: valid'); fieldctl decode and tools/fieldbundle.py agree:"
 "$BIN/fieldctl" decode "$BUNDLE" > "$OUT/bundle.jsonl"
-head -n 3 "$OUT/bundle.jsonl" | cut -c 1-300
-echo "== tools/fieldbundle.py (Python reference decoder) prints the same lines:"
 python3 tools/fieldbundle.py "$BUNDLE" > "$OUT/bundle.py.jsonl"
-cmp "$OUT/bundle.jsonl" "$OUT/bundle.py.jsonl" && echo "identical ($(wc -l < "$OUT/bundle.jsonl") lines)"
+cmp "$OUT/bundle.jsonl" "$OUT/bundle.py.jsonl" && echo "   identical ($(wc -l < "$OUT/bundle.jsonl") lines)"
+"$BIN/fieldctl" decode --format summary "$BUNDLE" | sed -n '1,12p'
+echo "== fieldctl analyze $OUT/spool"
+"$BIN/fieldctl" analyze --output "$OUT/report.json" --format json "$OUT/spool"
+"$BIN/fieldctl" analyze "$OUT/spool" | tee "$OUT/report.txt"
