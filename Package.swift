@@ -65,7 +65,8 @@ let package = Package(
         // Tests, and the helpers they share.
         .target(name: "FieldTestKit", path: "Tests/FieldTestKit"),
         .testTarget(name: "FieldBundleTests", dependencies: ["FieldBundle", "FieldModel"], path: "Tests/FieldBundleTests"),
-        .testTarget(name: "FieldAnalysisTests", dependencies: ["FieldAnalysis", "FieldBundle"], path: "Tests/FieldAnalysisTests"),
+        .testTarget(
+            name: "FieldAnalysisTests", dependencies: ["FieldAnalysis", "FieldBundle", "FieldModel"], path: "Tests/FieldAnalysisTests"),
         .testTarget(
             name: "FieldAgentTests", dependencies: ["FieldAgent", "FieldBundle", "FieldModel", "FieldTestKit"],
             path: "Tests/FieldAgentTests"),

@@ -137,28 +137,60 @@ public struct Analyzer {
             out.append(Quota(os: "linux", device: device, resource: resource, scope: "process", pid: t.key.pid, process: t.name,
                 limit: limit, used: used, peak: peak, binding: binding, etaSeconds: eta))
         }
-        // Threads: every limit that the data shows, the smallest binds.
-        var ceilings: [(String, Double)] = []
-        if let v = sys?.threadsMax { ceilings.append(("threads-max", Double(v))) }
-        if let v = sys?.pidMax { ceilings.append(("pid_max", Double(v))) }
-        if let v = t.cgroupPidsMax { ceilings.append(("cgroup pids.max", Double(v))) }
-        if let v = t.limits?.processes?.soft { ceilings.append(("RLIMIT_NPROC", Double(v))) }
-        let maps = t.points.last { $0.maps != nil }?.maps
-        if let mmc = sys?.maxMapCount, let m = maps {
-            // Each thread adds a stack and its guard: two mappings on glibc.
-            let room = Double(mmc) - Double(m.mapCount)
-            ceilings.append(("max_map_count", Double(last.threads ?? 1) + max(0, room) / 2))
-        }
-        if let m = maps, m.typicalStackSize > 0 {
-            let space = t.limits?.addressSpace?.soft.map(Double.init)
-                ?? (m.highestAddress > 0 && m.highestAddress <= 1 << 32 ? 3 * 1_073_741_824 : nil)
-            if let space {
-                let room = space - Double(m.virtualBytes)
-                ceilings.append(("address space", Double(last.threads ?? 1) + max(0, room) / Double(m.typicalStackSize)))
+        // Threads: every limit the data shows, each as headroom in threads over time; the one whose headroom runs out
+        // first binds (not simply the smallest number: a leak of stacks eats address space and map count while
+        // the live thread count stays flat).
+        let nproc = t.limits?.processes?.soft.map(Double.init)
+        let space = t.limits?.addressSpace?.soft.map(Double.init)
+        var headroom: [String: [(t: Double, v: Double)]] = [:]
+        var used: [(t: Double, v: Double)] = []
+        var sysIndex = 0
+        for p in t.points {
+            guard let threads = p.threads.map(Double.init) else { continue }
+            let time = Double(p.wallNanos) / 1e9
+            while sysIndex + 1 < system.count && system[sysIndex + 1].wallNanos <= p.wallNanos { sysIndex += 1 }
+            let s = system.isEmpty ? nil : system[sysIndex]
+            // Thread slots taken: live threads, plus stacks of exited threads nobody joined.
+            let leaked = p.maps.map { max(0, Double($0.stackLikeRegions) - (threads - 1)) } ?? 0
+            used.append((time, threads + leaked))
+            func add(_ name: String, _ v: Double?) { if let v { headroom[name, default: []].append((time, v)) } }
+            add("threads-max", s?.threadsMax.map { Double($0) - threads })
+            add("pid_max", s?.pidMax.map { Double($0) - threads })
+            add("cgroup pids.max", t.cgroupPidsMax.map { Double($0) - threads })
+            add("RLIMIT_NPROC", nproc.map { $0 - threads })
+            if let m = p.maps {
+                // Each new thread maps a stack and its guard: two mappings on glibc.
+                add("max_map_count", s?.maxMapCount.map { (Double($0) - Double(m.mapCount)) / 2 })
+                let as32 = m.highestAddress > 0 && m.highestAddress <= 1 << 32 ? 3.0 * 1_073_741_824 : nil
+                if m.typicalStackSize > 0, let limit = space ?? as32 {
+                    add("address space", (limit - Double(m.virtualBytes)) / Double(m.typicalStackSize))
+                }
             }
         }
-        if let bind = ceilings.min(by: { $0.1 < $1.1 }) {
-            quota("thread", series(t) { $0.threads.map(Double.init) }, limit: bind.1, binding: bind.0)
+        if let usedNow = used.last?.v {
+            var best: (name: String, eta: Double?, room: Double)?
+            for (name, series) in headroom {
+                guard let room = series.last?.v else { continue }
+                let trend = Trend(series)
+                let eta: Double? = room <= 0 ? 0 : (trend.map { $0.slopePerSecond < 0 ? room / -$0.slopePerSecond : nil } ?? nil)
+                let better: Bool
+                if let b = best {
+                    switch (eta, b.eta) {
+                    case let (e?, be?): better = e < be
+                    case (_?, nil): better = true
+                    case (nil, _?): better = false
+                    case (nil, nil): better = room < b.room
+                    }
+                } else {
+                    better = true
+                }
+                if better { best = (name, eta, room) }
+            }
+            if let b = best {
+                out.append(Quota(os: "linux", device: device, resource: "thread", scope: "process", pid: t.key.pid, process: t.name,
+                    limit: usedNow + max(0, b.room), used: usedNow, peak: used.map(\.v).max() ?? usedNow, binding: b.name,
+                    etaSeconds: b.eta))
+            }
         }
         if let mmc = sys?.maxMapCount {
             quota("map_count", series(t) { $0.maps.map { Double($0.mapCount) } }, limit: Double(mmc), binding: "vm.max_map_count")

@@ -1,0 +1,134 @@
+@testable import FieldAnalysis
+import FieldBundle
+import FieldModel
+import Testing
+
+/// Detectors on constructed timelines: layouts this machine cannot produce (32-bit, old kernels, musl).
+@Suite struct DetectorTests {
+    static func header(boot: String = "boot-1", device: String = "dev") -> BundleHeader {
+        BundleHeader(agent: "t", backend: "linux", osIdentity: [], deviceID: device, bootID: boot, wallNanos: 0, monoNanos: 0,
+            intervalNanos: 60_000_000_000, procRoot: "/proc", sequence: 0, plan: [])
+    }
+
+    static func hex(_ v: UInt64, width: Int) -> String {
+        let s = String(v, radix: 16)
+        return String(repeating: "0", count: max(0, width - s.count)) + s
+    }
+
+    /// A maps text with `stacks` thread stacks of `stackSize` below `top`, each with a guard below it.
+    static func maps(stacks: Int, stackSize: UInt64, guardSize: UInt64, top: UInt64, width: Int, labelled: Bool, heap: UInt64 = 1 << 20) -> String {
+        var lines = ["\(hex(0x8000, width: width))-\(hex(0x9000, width: width)) r-xp 00000000 08:01 1234 /usr/bin/app",
+                     "\(hex(0x10000, width: width))-\(hex(0x10000 + heap, width: width)) rw-p 00000000 00:00 0 [heap]"]
+        var addr = top - UInt64(stacks) * (stackSize + guardSize)
+        for i in 0..<stacks {
+            lines.append("\(hex(addr, width: width))-\(hex(addr + guardSize, width: width)) ---p 00000000 00:00 0")
+            let name = labelled ? " [stack:\(2000 + i)]" : ""
+            lines.append("\(hex(addr + guardSize, width: width))-\(hex(addr + guardSize + stackSize, width: width)) rw-p 00000000 00:00 0\(name)")
+            addr += stackSize + guardSize
+        }
+        lines.append("\(hex(top + 0x100000, width: width))-\(hex(top + 0x121000, width: width)) rw-p 00000000 00:00 0 [stack]")
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    static func sample(_ seq: Int, pid: Int32 = 42, start: UInt64 = 1000, threads: Int, maps: String?, fds: Int = 4,
+                       names: [String] = []) -> Sample {
+        let minute: Int64 = 60_000_000_000
+        var files = [
+            FileCapture(path: "/proc/\(pid)/stat", bytes: Array("\(pid) (app) S 1 1 1 0 -1 0 0 0 0 0 0 0 0 0 20 0 \(threads) 0 \(start) 104857600 100 0".utf8)),
+            FileCapture(path: "/proc/\(pid)/status", bytes: Array("Name:\tapp\nThreads:\t\(threads)\nVmRSS:\t1000 kB\n".utf8)),
+            FileCapture(path: "/proc/\(pid)/fd", kind: .directory, bytes: Array((0..<fds).map { "\($0)\n" }.joined().utf8)),
+            FileCapture(path: "/proc/sys/kernel/threads-max", bytes: Array("7000\n".utf8)),
+            FileCapture(path: "/proc/sys/vm/max_map_count", bytes: Array("65530\n".utf8)),
+        ]
+        if let m = maps { files.append(FileCapture(path: "/proc/\(pid)/maps", bytes: Array(m.utf8))) }
+        for (i, n) in names.enumerated() {
+            files.append(FileCapture(path: "/proc/\(pid)/task/\(Int(pid) + i)/comm", bytes: Array("\(n)\n".utf8)))
+        }
+        return Sample(sequence: UInt64(seq), wallNanos: Int64(seq) * minute, monoNanos: UInt64(seq) * 60_000_000_000, files: files)
+    }
+
+    func analyze(_ samples: [(Sample, BundleHeader)]) -> (findings: [Finding], quotas: [Quota], devices: [DeviceTimeline]) {
+        var b = TimelineBuilder()
+        for (s, h) in samples { b.add(sample: s, header: h) }
+        let devices = Array(b.devices.values)
+        let r = Analyzer().analyze(devices)
+        return (r.findings, r.quotas, devices)
+    }
+
+    /// 32-bit ARM on a 3.x kernel: `[stack:TID]` labels, 8-digit addresses, 8 MiB stacks. The address space binds.
+    @Test func thirtyTwoBitLabelledStacks() {
+        let h = Self.header()
+        let samples = (0..<12).map { i in
+            (Self.sample(i, threads: 2, maps: Self.maps(stacks: 1 + i * 10, stackSize: 8 << 20, guardSize: 4096, top: 0xB000_0000, width: 8, labelled: true)), h)
+        }
+        let r = analyze(samples)
+        let f = r.findings.first { $0.kind == .threadLeakUnjoined }
+        #expect(f?.pid == 42)
+        #expect(f?.evidence["stacks_end"] == 110)
+        let q = r.quotas.first { $0.resource == "thread" }
+        #expect(q?.binding == "address space", "\(String(describing: q))")
+        #expect(q?.etaSeconds != nil)
+    }
+
+    /// musl: 128 KiB stacks with 8 KiB guards, recognised by layout alone (no labels).
+    @Test func muslSizedStacksByLayout() {
+        let h = Self.header()
+        let samples = (0..<10).map { i in
+            (Self.sample(i, threads: 1, maps: Self.maps(stacks: i * 3, stackSize: 128 << 10, guardSize: 8 << 10, top: 0x7f00_0000_0000, width: 12, labelled: false)), h)
+        }
+        let f = analyze(samples).findings.first { $0.kind == .threadLeakUnjoined }
+        #expect(f?.evidence["stack_bytes"] == Double(128 << 10))
+    }
+
+    /// A pool whose stacks match its live threads is healthy, however many there are.
+    @Test func fixedPoolIsNotALeak() {
+        let h = Self.header()
+        let samples = (0..<10).map { i in
+            (Self.sample(i, threads: 9, maps: Self.maps(stacks: 8, stackSize: 8 << 20, guardSize: 4096, top: 0x7f00_0000_0000, width: 12, labelled: false),
+                         names: Array(repeating: "worker", count: 8) + ["app"]), h)
+        }
+        #expect(analyze(samples).findings.filter { $0.kind.rawValue.hasPrefix("thread-leak") }.isEmpty)
+    }
+
+    /// The same pid reused by a new process is a new timeline, not a trend.
+    @Test func pidReuseIsNotATrend() {
+        let h = Self.header()
+        var samples: [(Sample, BundleHeader)] = []
+        for i in 0..<6 { samples.append((Self.sample(i, start: 1000, threads: 2, maps: nil, fds: 5), h)) }
+        for i in 6..<12 { samples.append((Self.sample(i, start: 9000, threads: 40, maps: nil, fds: 60), h)) }
+        let r = analyze(samples)
+        #expect(r.devices[0].processes.count == 2)
+        #expect(r.findings.filter { [.threadLeakGrowing, .fdLeak].contains($0.kind) }.isEmpty, "\(r.findings.map(\.kind))")
+    }
+
+    /// Growing threads name the name that multiplies.
+    @Test func growingThreadsNameTheMultiplyingName() {
+        let h = Self.header()
+        let samples = (0..<10).map { i in (Self.sample(i, threads: 2 + i * 3, maps: nil, names: ["app", "io"] + Array(repeating: "reconnect", count: i * 3)), h) }
+        let f = analyze(samples).findings.first { $0.kind == .threadLeakGrowing }
+        #expect(f?.summary.contains("\"reconnect\"") == true, "\(String(describing: f?.summary))")
+        #expect(f?.details.first?.hasPrefix("reconnect: +27") == true)
+    }
+
+    /// A reboot between bundles: two boots on record, processes of each boot kept apart.
+    @Test func rebootBetweenBundles() {
+        var samples: [(Sample, BundleHeader)] = []
+        for i in 0..<5 { samples.append((Self.sample(i, start: 500, threads: 2, maps: nil), Self.header(boot: "boot-a"))) }
+        for i in 5..<10 { samples.append((Self.sample(i, start: 500, threads: 2, maps: nil), Self.header(boot: "boot-b"))) }
+        let r = analyze(samples)
+        #expect(r.devices[0].boots == ["boot-a", "boot-b"])
+        #expect(r.devices[0].processes.count == 2)  // same pid and start ticks, different boots
+        #expect(Report.text(findings: r.findings, quotas: r.quotas, devices: r.devices, colour: false).contains("1 reboot"))
+    }
+
+    /// Theil-Sen shrugs off an outlier that least squares would follow.
+    @Test func trendIgnoresOutliers() throws {
+        var pts = (0..<20).map { (t: Double($0), v: 100.0) }
+        pts[10].v = 10_000
+        let tr = try #require(Trend(pts))
+        #expect(tr.slopePerSecond == 0)
+        let rising = try #require(Trend((0..<20).map { (t: Double($0), v: Double($0) * 2) }))
+        #expect(rising.slopePerSecond == 2)
+        #expect(rising.secondsUntil(100) == 31)
+    }
+}
