@@ -70,7 +70,7 @@ public struct Analyzer {
             }
         }
         // Growing: live threads keep increasing.
-        if let tr = Trend(series(t) { $0.threads.map(Double.init) }), tr.slopePerSecond > 0, tr.last - tr.first >= 5, tr.risingShare >= 0.4 {
+        if let tr = Trend(series(t) { $0.threads.map { Double($0) } }), tr.slopePerSecond > 0, tr.last - tr.first >= 5, tr.risingShare >= 0.4 {
             var details: [String] = []
             let named = t.points.compactMap(\.threadNames)
             if let first = named.first, let last = named.last {
@@ -84,7 +84,7 @@ public struct Analyzer {
                 ["threads_start": tr.first, "threads_end": tr.last, "threads_per_hour": tr.slopePerHour], details,
                 fix: "find the code that starts these threads; let them finish, or reuse a fixed pool")
         }
-        if let tr = Trend(series(t) { $0.fds.map(Double.init) }), tr.slopePerSecond > 0, tr.last - tr.first >= 10, tr.risingShare >= 0.4 {
+        if let tr = Trend(series(t) { $0.fds.map { Double($0) } }), tr.slopePerSecond > 0, tr.last - tr.first >= 10, tr.risingShare >= 0.4 {
             finding(.fdLeak,
                 "file descriptors are opened and never closed: \(Int(tr.first)) -> \(Int(tr.last)), +\(Int(tr.slopePerHour.rounded())) per hour in pid \(t.key.pid) (\(name))",
                 ["fds_start": tr.first, "fds_end": tr.last, "fds_per_hour": tr.slopePerHour],
@@ -113,7 +113,7 @@ public struct Analyzer {
                 fix: "shmdt (SysV) or munmap (memfd, /dev/shm) what is no longer used, and remove segments with IPC_RMID")
         }
         // vm-growth: virtual size grows by much more than the explained categories.
-        if let v = Trend(series(t) { $0.virtualBytes.map(Double.init) }), v.slopePerSecond > 0, v.last - v.first >= 64 * 1_048_576,
+        if let v = Trend(series(t) { $0.virtualBytes.map { Double($0) } }), v.slopePerSecond > 0, v.last - v.first >= 64 * 1_048_576,
            !out.contains(where: { [.threadLeakUnjoined, .threadLeakGrowing, .heapLeak, .anonGrowth, .shmLeak].contains($0.kind) }) {
             finding(.vmGrowth,
                 "virtual size grows without a known cause: \(Self.bytes(v.first)) -> \(Self.bytes(v.last)) in pid \(t.key.pid) (\(name))",
@@ -140,18 +140,20 @@ public struct Analyzer {
         // Threads: every limit the data shows, each as headroom in threads over time; the one whose headroom runs out
         // first binds (not simply the smallest number: a leak of stacks eats address space and map count while
         // the live thread count stays flat).
-        let nproc = t.limits?.processes?.soft.map(Double.init)
-        let space = t.limits?.addressSpace?.soft.map(Double.init)
+        let nproc: Double? = t.limits?.processes?.soft.map { Double($0) }
+        let space: Double? = t.limits?.addressSpace?.soft.map { Double($0) }
         var headroom: [String: [(t: Double, v: Double)]] = [:]
         var used: [(t: Double, v: Double)] = []
         var sysIndex = 0
+        var leaked: Double = 0  // carried between deep reads
         for p in t.points {
-            guard let threads = p.threads.map(Double.init) else { continue }
+            guard let n = p.threads else { continue }
+            let threads = Double(n)
             let time = Double(p.wallNanos) / 1e9
             while sysIndex + 1 < system.count && system[sysIndex + 1].wallNanos <= p.wallNanos { sysIndex += 1 }
             let s = system.isEmpty ? nil : system[sysIndex]
-            // Thread slots taken: live threads, plus stacks of exited threads nobody joined.
-            let leaked = p.maps.map { max(0, Double($0.stackLikeRegions) - (threads - 1)) } ?? 0
+            // Thread slots taken: live threads, plus stacks of exited threads nobody joined (last deep read).
+            if let m = p.maps { leaked = max(0, Double(m.stackLikeRegions) - (threads - 1)) }
             used.append((time, threads + leaked))
             func add(_ name: String, _ v: Double?) { if let v { headroom[name, default: []].append((time, v)) } }
             add("threads-max", s?.threadsMax.map { Double($0) - threads })
@@ -174,7 +176,7 @@ public struct Analyzer {
                 let trend = Trend(series)
                 let eta: Double? = room <= 0 ? 0 : (trend.map { $0.slopePerSecond < 0 ? room / -$0.slopePerSecond : nil } ?? nil)
                 let better: Bool
-                if let b = best {
+            if let b = best {
                     switch (eta, b.eta) {
                     case let (e?, be?): better = e < be
                     case (_?, nil): better = true
@@ -196,7 +198,7 @@ public struct Analyzer {
             quota("map_count", series(t) { $0.maps.map { Double($0.mapCount) } }, limit: Double(mmc), binding: "vm.max_map_count")
         }
         if let nofile = t.limits?.openFiles?.soft {
-            quota("fd", series(t) { $0.fds.map(Double.init) }, limit: Double(nofile), binding: "RLIMIT_NOFILE")
+            quota("fd", series(t) { $0.fds.map { Double($0) } }, limit: Double(nofile), binding: "RLIMIT_NOFILE")
         }
         return out
     }

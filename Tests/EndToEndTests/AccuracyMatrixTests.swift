@@ -42,6 +42,14 @@ import Testing
                 #expect(mine.isEmpty, "\(w) (pid \(pid)) is healthy but was flagged: \(mine)")
             }
         }
+        // Nothing on this machine has run out of anything: an exhausted quota would be a false alarm.
+        let exhausted = findings.filter { ($0["kind"] as? String) == "quota.exhausted" }.map { "\($0["process"] ?? "?"): \($0["summary"] ?? "")" }
+        #expect(exhausted.isEmpty, "\(exhausted)")
+        // The unjoined leak's thread slots include its never-joined stacks.
+        let quotas = try #require(doc["quotas"] as? [[String: Any]])
+        let unjoinedPID = Int(procs["leak-unjoined"]!.processIdentifier)
+        let slots = quotas.first { ($0["pid"] as? Int) == unjoinedPID && ($0["resource"] as? String) == "thread" }
+        #expect((slots?["used"] as? Double ?? 0) >= 30, "\(String(describing: slots))")
         // Text and the CI gate.
         let gate = try Harness.fieldctl(["analyze", "--fail-on", "warning", dir])
         #expect(gate.status == 1)
