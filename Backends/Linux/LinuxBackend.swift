@@ -89,8 +89,9 @@ public struct LinuxBackend: Backend {
     /// The kernel log device: `prio,seq,usec,flags;text` records, one per read (Documentation/ABI/testing/dev-kmsg).
     public var kernelLog: String? { "/dev/kmsg" }
 
-    /// The first decimal number after `key` at the start of a line (one pass, no allocation).
-    static func number(after key: StaticString, in bytes: [UInt8]) -> UInt64? {
+    /// The first decimal number after `key` at the start of a line (one pass, no allocation); analysis uses it
+    /// on hot paths where the full `StatusParser` would build every field.
+    public static func number(after key: StaticString, in bytes: [UInt8]) -> UInt64? {
         bytes.withUnsafeBufferPointer { b -> UInt64? in
             let k = UnsafeBufferPointer(start: key.utf8Start, count: key.utf8CodeUnitCount)
             let n = b.count

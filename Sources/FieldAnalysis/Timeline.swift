@@ -124,19 +124,27 @@ public struct TimelineBuilder {
     }
 
     mutating func add(sample s: Sample, header h: BundleHeader) {
-        var d = devices[h.deviceID] ?? Self.empty(h)
+        // In place: copying a device's or a process's history out of the dictionary and back on every sample
+        // would copy every point each time.
+        Self.add(sample: s, header: h, pidFilter: pidFilter, into: &devices[h.deviceID, default: Self.empty(h)])
+    }
+
+    static func add(sample s: Sample, header h: BundleHeader, pidFilter: Set<Int32>?, into d: inout DeviceTimeline) {
         let boot = h.bootID ?? "boot"
         if d.boots.last != boot { d.boots.append(boot) }
         var sys = SystemPoint(wallNanos: s.wallNanos)
-        // Group process files by pid: /proc/PID/...
-        var byPID: [Int32: [FileCapture]] = [:]
-        for f in s.files where f.status == .ok {
-            let parts = f.path.split(separator: "/", omittingEmptySubsequences: true)
-            if parts.count >= 3, parts[0] == "proc", let pid = Int32(parts[1]) {
+        // Group process files by pid (/proc/PID/...), classifying each path once, from its bytes.
+        var byPID: [Int32: ProcessFiles] = [:]
+        var lastPID: Int32?
+        for f in s.files {
+            if let (pid, leaf) = Self.processPath(f.path) {
+                lastPID = pid
+                if f.status != .ok { continue }
                 if let filter = pidFilter, !filter.contains(pid) { continue }
-                byPID[pid, default: []].append(f)
+                byPID[pid, default: ProcessFiles()].add(f, leaf: leaf)
                 continue
             }
+            guard f.status == .ok else { continue }
             switch f.path {
             case "/proc/meminfo":
                 let m = MeminfoParser.parse(f.bytes)
@@ -150,51 +158,89 @@ public struct TimelineBuilder {
                 for c in SlabinfoParser.parse(f.bytes).caches { slab[c.name] = c.activeObjects &* c.objectSize }
                 sys.slabBytes = slab
             default:
-                // cgroup files live under /sys; attach them to the process whose deep read found them below.
-                break
+                // A cgroup's pids.max follows the files of the process whose deep read found it.
+                if f.path.hasSuffix("/pids.max"), let pid = lastPID, case .limit(let n) = CgroupPidsParser.parseMax(f.bytes) {
+                    byPID[pid, default: ProcessFiles()].cgroupPidsMax = min(byPID[pid]?.cgroupPidsMax ?? .max, n)
+                }
             }
         }
         d.system.append(sys)
-        // cgroup pids.max files follow their process's files in the sample; find them by order.
-        var cgroupMaxByPID: [Int32: UInt64] = [:]
-        var lastPID: Int32?
-        for f in s.files {
-            let parts = f.path.split(separator: "/", omittingEmptySubsequences: true)
-            if parts.count >= 3, parts[0] == "proc", let pid = Int32(parts[1]) { lastPID = pid }
-            if f.path.hasSuffix("/pids.max"), f.status == .ok, let pid = lastPID,
-               case .limit(let n) = CgroupPidsParser.parseMax(f.bytes) {
-                cgroupMaxByPID[pid] = min(cgroupMaxByPID[pid] ?? .max, n)
-            }
-        }
         for (pid, files) in byPID {
-            guard let statFile = files.first(where: { $0.path.hasSuffix("/stat") }), let st = StatParser.parse(statFile.bytes) else { continue }
+            guard let statFile = files.stat, let st = StatParser.parse(statFile) else { continue }
             let key = ProcessKey(pid: pid, startTicks: st.startTicks ?? 0, bootID: boot)
-            var t = d.processes[key] ?? ProcessTimeline(key: key, name: st.comm)
             var p = ProcessPoint(wallNanos: s.wallNanos)
+            var name = st.comm
             p.virtualBytes = st.virtualBytes
-            if let status = files.first(where: { $0.path.hasSuffix("/status") }) {
-                let ps = StatusParser.parse(status.bytes)
-                p.threads = ps.threads
-                p.residentBytes = ps.vmRSS
-                if let n = ps.name { t.name = n }
+            if let status = files.status {
+                // Three values: a targeted scan, not the full parser (analysis reads millions of these).
+                p.threads = LinuxBackend.number(after: "Threads:", in: status).map { Int($0) }
+                p.residentBytes = LinuxBackend.number(after: "VmRSS:", in: status).map { $0 * 1024 }
+                if let n = Self.statusName(status) { name = n }
             }
-            if let fd = files.first(where: { $0.kind == .directory && $0.path.hasSuffix("/fd") }) {
-                p.fds = FDListParser.count(fd.bytes)
-            }
-            if let maps = files.first(where: { $0.path.hasSuffix("/maps") }) {
-                p.maps = MapsSummary(MapsParser.parse(maps.bytes))
-            }
-            let comms = files.filter { $0.path.hasSuffix("/comm") && $0.path.contains("/task/") }
-            if !comms.isEmpty {
+            if let fd = files.fd { p.fds = FDListParser.count(fd) }
+            if let maps = files.maps { p.maps = MapsSummary(MapsParser.parse(maps)) }
+            if !files.comms.isEmpty {
                 var names: [String: Int] = [:]
-                for c in comms { names[CommParser.parse(c.bytes) ?? "?", default: 0] += 1 }
+                for c in files.comms { names[CommParser.parse(c) ?? "?", default: 0] += 1 }
                 p.threadNames = names
             }
-            if let limits = files.first(where: { $0.path.hasSuffix("/limits") }) { t.limits = LimitsParser.parse(limits.bytes) }
-            if let m = cgroupMaxByPID[pid] { t.cgroupPidsMax = m }
-            t.points.append(p)
-            d.processes[key] = t
+            let limits = files.limits.map { LimitsParser.parse($0) }
+            Self.append(p, name: name, limits: limits, cgroupPidsMax: files.cgroupPidsMax, to: &d.processes[key, default: ProcessTimeline(key: key, name: name)])
         }
-        devices[h.deviceID] = d
+    }
+
+    /// One process's files in one sample, by kind.
+    struct ProcessFiles {
+        var stat: [UInt8]?
+        var status: [UInt8]?
+        var fd: [UInt8]?
+        var maps: [UInt8]?
+        var limits: [UInt8]?
+        var comms: [[UInt8]] = []
+        var cgroupPidsMax: UInt64?
+
+        mutating func add(_ f: FileCapture, leaf: Substring.UTF8View) {
+            switch String(leaf) {
+            case "stat": stat = f.bytes
+            case "status": status = f.bytes
+            case "fd": if f.kind == .directory { fd = f.bytes }
+            case "maps": maps = f.bytes
+            case "limits": limits = f.bytes
+            default: if leaf.starts(with: "task/".utf8) && f.path.hasSuffix("/comm") { comms.append(f.bytes) }
+            }
+        }
+    }
+
+    /// `/proc/PID/REST` -> (PID, REST), from the bytes.
+    static func processPath(_ path: String) -> (Int32, Substring.UTF8View)? {
+        let u = path.utf8
+        guard u.starts(with: "/proc/".utf8) else { return nil }
+        var i = u.index(u.startIndex, offsetBy: 6)
+        var pid: Int32 = 0
+        var digits = 0
+        while i < u.endIndex, let c = Optional(u[i]), c >= 0x30, c <= 0x39 {
+            pid = pid &* 10 &+ Int32(c - 0x30)
+            digits += 1
+            i = u.index(after: i)
+        }
+        guard digits > 0, i < u.endIndex, u[i] == 0x2F else { return nil }
+        return (pid, Substring(path)[u.index(after: i)...].utf8)
+    }
+
+    /// The `Name:` line of a status file.
+    static func statusName(_ b: [UInt8]) -> String? {
+        guard b.starts(with: "Name:".utf8) else { return nil }
+        var i = 5
+        while i < b.count && (b[i] == 0x09 || b[i] == 0x20) { i += 1 }
+        var j = i
+        while j < b.count && b[j] != 0x0A { j += 1 }
+        return String(decoding: b[i..<j], as: UTF8.self)
+    }
+
+    static func append(_ p: ProcessPoint, name: String, limits: ProcessLimits?, cgroupPidsMax: UInt64?, to t: inout ProcessTimeline) {
+        t.name = name
+        if let l = limits { t.limits = l }
+        if let m = cgroupPidsMax { t.cgroupPidsMax = m }
+        t.points.append(p)
     }
 }
