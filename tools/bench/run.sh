@@ -60,3 +60,9 @@ for cfg in "3 22 0 0" "3 21 0 0" "5 21 16 16" "6 21 16 16" "7 21 16 16" "8 21 16
   extra=""; [ "$3" != - ] && extra="--hash-log $3 --chain-log $4"
   echo "level $1 window 2^$2 tables ${3}/${4}: $("$BIN/fieldbench" write "$SRC" "$OUT/cfg.zst" --repeat 10 --level $1 --window-log $2 $extra | tr '\n' ' ')"
 done
+
+echo "## analysis throughput against bundle size (same samples written 5 to 40 times)"
+for r in 5 10 20 40; do
+  "$BIN/fieldbench" write "$SRC" "$OUT/scale$r.zst" --repeat $r | head -n 1 | sed -E 's/ -> .*//'
+  /usr/bin/time -f "  fieldctl analyze: %e s, max RSS %M KiB" "$BIN/fieldctl" analyze --format json "$OUT/scale$r.zst" > /dev/null
+done
