@@ -29,4 +29,6 @@ cmp "$OUT/bundle.jsonl" "$OUT/bundle.py.jsonl" && echo "   identical ($(wc -l < 
 "$BIN/fieldctl" decode --format summary "$BUNDLE" | sed -n '1,12p'
 echo "== fieldctl analyze $OUT/spool"
 "$BIN/fieldctl" analyze --output "$OUT/report.json" --format json "$OUT/spool"
+"$BIN/fieldctl" analyze --output "$OUT/report.html" --format html "$OUT/spool"
 "$BIN/fieldctl" analyze "$OUT/spool" | tee "$OUT/report.txt"
+echo "== HTML report with charts: $OUT/report.html"

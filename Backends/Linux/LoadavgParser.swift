@@ -44,7 +44,7 @@ public enum LoadavgParser {
     /// `123.45` style numbers as procfs prints them (no sign, no exponent).
     static func decimalFraction(_ buf: UnsafeBufferPointer<UInt8>, _ r: Range<Int>) -> Double? {
         guard let dot = ProcText.firstIndex(of: UInt8(ascii: "."), in: buf, r) else {
-            return ProcText.decimal(buf, r).map(Double.init)
+            return ProcText.decimal(buf, r).map { Double($0) }
         }
         guard let whole = ProcText.decimal(buf, r.lowerBound..<dot) else { return nil }
         let fracRange = (dot + 1)..<r.upperBound

@@ -19,6 +19,10 @@ public struct Analyzer {
                 let q = processQuotas(t, device: d.device, system: sys)
                 quotas += q
                 for quota in q {
+                    // A thread ceiling set by the map count says what the map_count quota already says.
+                    if quota.resource == "thread" && quota.binding == "max_map_count" && q.contains(where: { $0.resource == "map_count" }) {
+                        continue
+                    }
                     if quota.used >= quota.limit {
                         findings.append(quotaFinding(.quotaExhausted, quota, t))
                     } else if let eta = quota.etaSeconds, eta <= horizonSeconds {

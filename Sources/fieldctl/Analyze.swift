@@ -16,13 +16,13 @@ extension Fieldctl {
                 """
         )
 
-        enum Format: String, ExpressibleByArgument, CaseIterable { case text, json }
+        enum Format: String, ExpressibleByArgument, CaseIterable { case text, json, html }
         enum Level: String, ExpressibleByArgument, CaseIterable { case warning, critical }
 
         @Argument(help: "Bundles (.zst, .zst.open) or directories of bundles.")
         var paths: [String]
 
-        @Option(help: "Output: text (for a person) or json (docs/analyze-json.md).")
+        @Option(help: "Output: text (for a person), json (docs/analyze-json.md) or html (one self-contained file with charts).")
         var format: Format = .text
 
         @Option(help: "Write the report to FILE instead of standard output.")
@@ -76,6 +76,8 @@ extension Fieldctl {
                 text = Report.text(findings: findings, quotas: quotas, devices: devices, colour: output == nil && isatty(1) != 0)
             case .json:
                 text = try Report.json(findings: findings, quotas: quotas)
+            case .html:
+                text = HTMLReport.render(findings: findings, quotas: quotas, devices: devices)
             }
             if let o = output {
                 try text.write(toFile: o, atomically: true, encoding: .utf8)

@@ -50,6 +50,13 @@ import Testing
         let unjoinedPID = Int(procs["leak-unjoined"]!.processIdentifier)
         let slots = quotas.first { ($0["pid"] as? Int) == unjoinedPID && ($0["resource"] as? String) == "thread" }
         #expect((slots?["used"] as? Double ?? 0) >= 30, "\(String(describing: slots))")
+        // The HTML report: one file, a chart set for every flagged process.
+        let html = dir + "/report.html"
+        let h = try Harness.fieldctl(["analyze", "--format", "html", "--output", html, dir])
+        #expect(h.status == 0)
+        let page = try String(contentsOfFile: html, encoding: .utf8)
+        #expect(page.contains("pid \(unjoinedPID) (leak-unjoined)"))
+        #expect(page.components(separatedBy: "<svg").count - 1 >= 3 * 7)
         // Text and the CI gate.
         let gate = try Harness.fieldctl(["analyze", "--fail-on", "warning", dir])
         #expect(gate.status == 1)

@@ -47,6 +47,12 @@ import Testing
         #expect(MeminfoParser.parse([]).memTotal == nil)
     }
 
+    /// Whole numbers without a fraction (not printed by Linux, but possible in fixtures): the value, not a bit pattern.
+    @Test func loadavgWithoutFractions() throws {
+        let l = try #require(LoadavgParser.parse(bytes("3 1 12 3/412 29871\n")))
+        #expect(l.one == 3 && l.five == 1 && l.fifteen == 12)
+    }
+
     @Test func loadavg() throws {
         let l = try #require(LoadavgParser.parse(bytes("0.52 1.07 12.30 3/412 29871\n")))
         #expect(l.one == 0.52 && l.five == 1.07 && l.fifteen == 12.30)
