@@ -31,6 +31,9 @@ public struct Analyzer {
                 }
             }
             for (wall, e) in d.events { findings.append(eventFinding(e, wall: wall, device: d)) }
+            let (sysFindings, sysQuotas) = systemFindings(d)
+            findings += sysFindings
+            quotas += sysQuotas
         }
         // Leaks that run a quota of theirs dry within the horizon are critical.
         for i in findings.indices where findings[i].severity == .warning {
@@ -125,6 +128,40 @@ public struct Analyzer {
                 fix: "compare /proc/\(t.key.pid)/maps between the start and the end of the run")
         }
         return out
+    }
+
+    // MARK: System detectors
+
+    /// Slab caches that grow steadily, and MemAvailable heading for zero.
+    func systemFindings(_ d: DeviceTimeline) -> ([Finding], [Quota]) {
+        var out: [Finding] = []
+        var quotas: [Quota] = []
+        let slabPoints = d.system.filter { $0.slabBytes != nil }
+        if let lastSlab = slabPoints.last?.slabBytes {
+            for name in lastSlab.keys.sorted() {
+                let series: [(t: Double, v: Double)] = slabPoints.compactMap { p in p.slabBytes?[name].map { (Double(p.wallNanos) / 1e9, Double($0)) } }
+                guard let tr = Trend(series), tr.slopePerSecond > 0, tr.last - tr.first >= 4 * 1_048_576, tr.risingShare >= 0.5 else { continue }
+                out.append(Finding(kind: .slabGrowth, severity: .warning, device: d.device, pid: nil, process: nil,
+                    summary: "kernel slab cache \(name) grows: \(Self.bytes(tr.first)) -> \(Self.bytes(tr.last)), +\(Self.bytes(tr.slopePerHour)) per hour",
+                    evidence: ["bytes_start": tr.first, "bytes_end": tr.last, "bytes_per_hour": tr.slopePerHour], details: [name],
+                    fix: "a kernel object is allocated and not freed: look at what creates \(name) objects (driver, sockets, inodes)"))
+            }
+        }
+        let avail: [(t: Double, v: Double)] = d.system.compactMap { p in p.memAvailable.map { (Double(p.wallNanos) / 1e9, Double($0)) } }
+        if let total = d.system.last(where: { $0.memTotal != nil })?.memTotal.map({ Double($0) }), let tr = Trend(avail), let lastAvail = avail.last?.v {
+            let usedSeries = avail.map { (t: $0.t, v: total - $0.v) }
+            let eta = tr.slopePerSecond < 0 ? lastAvail / -tr.slopePerSecond : nil
+            quotas.append(Quota(os: d.backend, device: d.device, resource: "memory", scope: "system", pid: nil, process: nil,
+                limit: total, used: total - lastAvail, peak: usedSeries.map(\.v).max() ?? 0, binding: "MemTotal", etaSeconds: lastAvail <= 0 ? 0 : eta))
+            // Only a real decline: at least 5 % of memory over the window, and gone within the horizon.
+            if let e = eta, e <= horizonSeconds, tr.first - tr.last >= 0.05 * total {
+                out.append(Finding(kind: .memoryPressure, severity: .critical, device: d.device, pid: nil, process: nil,
+                    summary: "available memory falls: \(Self.bytes(tr.first)) -> \(Self.bytes(tr.last)) of \(Self.bytes(total)), gone in \(Self.duration(e)) at this rate",
+                    evidence: ["available_start": tr.first, "available_end": tr.last, "total": total, "eta_seconds": e], details: [],
+                    fix: "find the process or cache that grows (the other findings), before the OOM killer does"))
+            }
+        }
+        return (out, quotas)
     }
 
     // MARK: Quotas

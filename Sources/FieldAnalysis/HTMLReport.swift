@@ -18,6 +18,7 @@ public enum HTMLReport {
             let span = Double((d.system.last?.wallNanos ?? 0) - (d.system.first?.wallNanos ?? 0)) / 1e9
             body += "<h2>Device \(esc(d.device)) <small>\(esc(d.backend)), \(d.system.count) samples over \(Analyzer.duration(span))"
             body += d.boots.count > 1 ? ", \(d.boots.count - 1) reboot(s)" : ""
+            body += d.gaps.isEmpty ? "" : ", \(d.gaps.count) gap(s) in the sampling"
             body += "</small></h2>\n"
             for b in d.bundles where b.damage != nil { body += "<p class=damage>bundle \(esc(b.path)): \(esc(b.damage!.description))</p>\n" }
         }
@@ -59,7 +60,7 @@ public enum HTMLReport {
         let pressing = quotas.filter { $0.etaSeconds != nil || $0.used >= $0.limit * 0.5 }
         if !pressing.isEmpty { body += "<h2>Quotas</h2>\n<div class=charts>\n" }
         for q in pressing {
-            guard let d = devices.first(where: { $0.device == q.device }),
+            guard q.scope == "process", let d = devices.first(where: { $0.device == q.device }),
                   let t = d.processes.values.first(where: { $0.key.pid == q.pid }) else { continue }
             let used: [(t: Double, v: Double)]
             switch q.resource {

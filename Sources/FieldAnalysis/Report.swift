@@ -11,6 +11,8 @@ public enum Report {
             let span = (d.system.last?.wallNanos ?? 0) - (d.system.first?.wallNanos ?? 0)
             var head = "device \(d.device) (\(d.backend)): \(samples) samples over \(Analyzer.duration(Double(span) / 1e9)), \(d.processes.count) processes"
             if d.boots.count > 1 { head += ", \(d.boots.count - 1) reboot(s)" }
+            let gaps = d.gaps
+            if let longest = gaps.map(\.seconds).max() { head += ", \(gaps.count) gap(s) in the sampling (longest \(Analyzer.duration(longest)))" }
             lines.append(paint(head, "1"))
             for b in d.bundles where b.damage != nil {
                 lines.append("  bundle \(b.path): \(b.damage!.description)")
@@ -35,7 +37,8 @@ public enum Report {
             lines.append(paint("quotas", "1"))
             for q in tight.sorted(by: { ($0.etaSeconds ?? .infinity) < ($1.etaSeconds ?? .infinity) }) {
                 let eta = q.etaSeconds.map { $0 == 0 ? "exhausted" : "runs out in \(Analyzer.duration($0))" } ?? "not growing"
-                lines.append("  \(q.resource) pid \(q.pid ?? 0) (\(q.process ?? "")): \(Int(q.used))/\(Int(q.limit)) (peak \(Int(q.peak))), binding \(q.binding ?? "-"), \(eta)")
+                let who = q.pid.map { "pid \($0) (\(q.process ?? ""))" } ?? "system"
+            lines.append("  \(q.resource) \(who): \(Int(q.used))/\(Int(q.limit)) (peak \(Int(q.peak))), binding \(q.binding ?? "-"), \(eta)")
             }
         }
         return lines.joined(separator: "\n") + "\n"

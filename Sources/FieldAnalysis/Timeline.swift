@@ -83,6 +83,17 @@ public struct DeviceTimeline: Sendable {
     public var bundles: [(path: String, damage: Damage?)] = []
     /// Sampling interval, nanoseconds.
     public var intervalNanos: UInt64 = 0
+
+    /// Holes in the sampling longer than three intervals (agent stopped, device off, bundles lost): start and
+    /// length in seconds, in time order.
+    public var gaps: [(startNanos: Int64, seconds: Double)] {
+        let times = system.map(\.wallNanos).sorted()
+        let limit = Double(max(intervalNanos, 1)) * 3 / 1e9
+        return zip(times, times.dropFirst()).compactMap { a, b in
+            let g = Double(b - a) / 1e9
+            return g > limit ? (a, g) : nil
+        }
+    }
 }
 
 /// Builds device timelines from bundles.
@@ -91,9 +102,17 @@ public struct TimelineBuilder {
     public private(set) var devices: [String: DeviceTimeline] = [:]
     /// Only these pids, when set.
     public var pidFilter: Set<Int32>?
+    /// Only samples at or after this wall clock (Unix nanoseconds).
+    public var since: Int64?
+    /// Only samples at or before this wall clock (Unix nanoseconds).
+    public var until: Int64?
 
     /// An empty builder.
-    public init(pidFilter: Set<Int32>? = nil) { self.pidFilter = pidFilter }
+    public init(pidFilter: Set<Int32>? = nil, since: Int64? = nil, until: Int64? = nil) {
+        self.pidFilter = pidFilter
+        self.since = since
+        self.until = until
+    }
 
     /// Reads one bundle into the timelines. Damage is recorded, never fatal.
     public mutating func add(_ reader: BundleReader) {
@@ -124,6 +143,8 @@ public struct TimelineBuilder {
     }
 
     mutating func add(sample s: Sample, header h: BundleHeader) {
+        if let a = since, s.wallNanos < a { return }
+        if let b = until, s.wallNanos > b { return }
         // In place: copying a device's or a process's history out of the dictionary and back on every sample
         // would copy every point each time.
         Self.add(sample: s, header: h, pidFilter: pidFilter, into: &devices[h.deviceID, default: Self.empty(h)])

@@ -37,6 +37,22 @@ extension Fieldctl {
         @Option(help: "Forecast horizon in hours: a leak exhausting a quota within it is critical.")
         var horizonHours: Double = 168
 
+        @Option(help: "Only samples at or after TIME (ISO 8601 such as 2026-11-21T10:00:00Z, or Unix seconds).")
+        var since: String?
+
+        @Option(help: "Only samples at or before TIME (ISO 8601 or Unix seconds).")
+        var until: String?
+
+        static func parseTime(_ s: String, _ flag: String) throws -> Int64 {
+            if let secs = Double(s) { return Int64(secs * 1e9) }
+            let f = ISO8601DateFormatter()
+            for options: ISO8601DateFormatter.Options in [[.withInternetDateTime], [.withInternetDateTime, .withFractionalSeconds]] {
+                f.formatOptions = options
+                if let d = f.date(from: s) { return Int64(d.timeIntervalSince1970 * 1e9) }
+            }
+            throw ValidationError("\(flag) wants ISO 8601 (2026-11-21T10:00:00Z) or Unix seconds, not '\(s)'")
+        }
+
         func run() throws {
             var files: [String] = []
             for p in paths {
@@ -54,7 +70,9 @@ extension Fieldctl {
                 }
             }
             files.sort()
-            var builder = TimelineBuilder(pidFilter: pid.isEmpty ? nil : Set(pid))
+            var builder = TimelineBuilder(
+                pidFilter: pid.isEmpty ? nil : Set(pid), since: try since.map { try Self.parseTime($0, "--since") },
+                until: try until.map { try Self.parseTime($0, "--until") })
             var readable = 0
             let progress = isatty(2) != 0 && files.count > 3
             for (i, f) in files.enumerated() {

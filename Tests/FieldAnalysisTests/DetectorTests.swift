@@ -132,3 +132,57 @@ import Testing
         #expect(rising.secondsUntil(100) == 31)
     }
 }
+
+extension DetectorTests {
+    static func systemSample(_ i: Int, minutes: Int64 = 1, memAvailableMiB: Int, slabMiB: Int?) -> Sample {
+        var files = [FileCapture(path: "/proc/meminfo", bytes: Array("MemTotal:  1048576 kB\nMemFree:  100 kB\nMemAvailable:  \(memAvailableMiB * 1024) kB\n".utf8))]
+        if let slab = slabMiB {
+            let objects = slab * 1024  // 1 KiB objects
+            files.append(FileCapture(path: "/proc/slabinfo", bytes: Array("""
+                slabinfo - version: 2.1
+                # name            <active_objs> <num_objs> <objsize> <objperslab> <pagesperslab> : tunables <limit> <batchcount> <sharedfactor> : slabdata <active_slabs> <num_slabs> <sharedavail>
+                kmalloc-1k        \(objects)   \(objects)   1024    8    2 : tunables    0    0    0 : slabdata   10   10      0
+                dentry             1000   1000    192   21    1 : tunables    0    0    0 : slabdata   48   48      0
+
+                """.utf8)))
+        }
+        return Sample(sequence: UInt64(i), wallNanos: Int64(i) * minutes * 60_000_000_000, monoNanos: UInt64(i) * 60_000_000_000, files: files)
+    }
+
+    @Test func slabCacheGrowthIsFound() {
+        let h = Self.header()
+        let r = analyze((0..<10).map { (Self.systemSample($0, memAvailableMiB: 900, slabMiB: 10 + $0 * 2), h) })
+        let f = r.findings.first { $0.kind == .slabGrowth }
+        #expect(f?.details == ["kmalloc-1k"])
+        #expect(!r.findings.contains { $0.kind == .slabGrowth && $0.details == ["dentry"] })
+    }
+
+    @Test func memoryPressureForecastsWhenAvailableMemoryRunsOut() {
+        let h = Self.header()
+        // 1 GiB machine losing 20 MiB a minute from 900 MiB: 720 MiB left after ten samples, 36 minutes to go.
+        let r = analyze((0..<10).map { (Self.systemSample($0, memAvailableMiB: 900 - $0 * 20, slabMiB: nil), h) })
+        let f = r.findings.first { $0.kind == .memoryPressure }
+        #expect(f?.severity == .critical)
+        let eta = f?.evidence["eta_seconds"] ?? 0
+        #expect(abs(eta - 36 * 60) < 1, "eta \(eta)")
+        #expect(r.quotas.contains { $0.resource == "memory" && $0.scope == "system" && $0.binding == "MemTotal" })
+        // A flat machine: no finding.
+        let flat = analyze((0..<10).map { (Self.systemSample($0, memAvailableMiB: 900 - ($0 % 2) * 5, slabMiB: nil), h) })
+        #expect(!flat.findings.contains { $0.kind == .memoryPressure })
+    }
+
+    @Test func gapsAndTimeWindows() {
+        let h = Self.header()
+        // Samples every minute, with a 30-minute hole after the fifth.
+        var samples: [(Sample, BundleHeader)] = []
+        for i in 0..<5 { samples.append((Self.systemSample(i, memAvailableMiB: 900, slabMiB: nil), h)) }
+        for i in 35..<40 { samples.append((Self.systemSample(i, memAvailableMiB: 900, slabMiB: nil), h)) }
+        let r = analyze(samples)
+        #expect(r.devices[0].gaps.count == 1)
+        #expect(r.devices[0].gaps[0].seconds == 31 * 60)
+        #expect(Report.text(findings: r.findings, quotas: r.quotas, devices: r.devices, colour: false).contains("1 gap(s)"))
+        var b = TimelineBuilder(since: 10 * 60_000_000_000, until: 37 * 60_000_000_000)
+        for (s, hd) in samples { b.add(sample: s, header: hd) }
+        #expect(b.devices["dev"]?.system.count == 3)  // minutes 35, 36, 37
+    }
+}
