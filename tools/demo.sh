@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The main job: build; start the leak workloads and their healthy twins; run the real agent on this machine's
-# /proc for 30 s; check the bundle (zstd, the Python reference decoder); print the analysis.
+# /proc for a minute; check the bundle (zstd, the Python reference decoder); print the analysis.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tools/setup.sh
@@ -14,13 +14,13 @@ bash tools/workloads/build.sh "$OUT/workloads" >/dev/null
 echo "== starting the workloads (each stops by itself)"
 pids=()
 for w in leak-unjoined leak-unjoined-small leak-growing leak-heap leak-anon leak-shm leak-fd ok-joined ok-detached ok-pool ok-steady; do
-  "$OUT/workloads/$w" --count 60 --interval-ms 400 --hold-seconds 8 > /dev/null 2>&1 &
+  "$OUT/workloads/$w" --count 60 --interval-ms 800 --hold-seconds 15 > /dev/null 2>&1 &
   pids+=($!)
   echo "   $w: pid $!"
 done
 trap 'kill "${pids[@]}" 2>/dev/null || true' EXIT
-echo "== sampling this machine's /proc for 30 s (interval 1 s) into $OUT/spool"
-"$BIN/fieldagent" --interval 1 --duration 30 --spool "$OUT/spool" --device-id demo-host --deep-every 3
+echo "== sampling this machine's /proc for 60 s (interval 1 s) into $OUT/spool"
+"$BIN/fieldagent" --interval 1 --duration 60 --spool "$OUT/spool" --device-id demo-host --deep-every 3
 BUNDLE=$(ls "$OUT"/spool/*.zst | head -n 1)
 echo "== $(zstd -tq "$BUNDLE" && echo 'zstd -t: valid'); fieldctl decode and tools/fieldbundle.py agree:"
 "$BIN/fieldctl" decode "$BUNDLE" > "$OUT/bundle.jsonl"

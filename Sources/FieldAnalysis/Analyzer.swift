@@ -31,6 +31,20 @@ public struct Analyzer {
                 }
             }
             for (wall, e) in d.events { findings.append(eventFinding(e, wall: wall, device: d)) }
+            if let q = systemThreadQuota(d) {
+                quotas.append(q)
+                if q.used >= q.limit {
+                    findings.append(Finding(kind: .quotaExhausted, severity: .critical, device: d.device, pid: nil, process: nil,
+                        summary: "the system ran out of tasks: \(Int(q.used)) of \(Int(q.limit)) (\(q.binding ?? "-"))",
+                        evidence: ["limit": q.limit, "used": q.used, "peak": q.peak, "eta_seconds": 0], details: [],
+                        fix: "thread and process creation fails with EAGAIN; find what multiplies (the other findings)"))
+                } else if let eta = q.etaSeconds, eta <= horizonSeconds {
+                    findings.append(Finding(kind: .quotaForecast, severity: .warning, device: d.device, pid: nil, process: nil,
+                        summary: "the system's tasks reach \(Int(q.limit)) (\(q.binding ?? "-")) in \(Self.duration(eta)): \(Int(q.used)) now",
+                        evidence: ["limit": q.limit, "used": q.used, "peak": q.peak, "eta_seconds": eta], details: [],
+                        fix: "find the process whose threads multiply (the other findings)"))
+                }
+            }
             let (sysFindings, sysQuotas) = systemFindings(d)
             findings += sysFindings
             quotas += sysQuotas
@@ -131,6 +145,20 @@ public struct Analyzer {
     }
 
     // MARK: System detectors
+
+    /// All tasks of the system against `threads-max` and `pid_max`, the smaller binding.
+    func systemThreadQuota(_ d: DeviceTimeline) -> Quota? {
+        let pts = d.system.filter { $0.totalTasks != nil }
+        guard let last = pts.last, let used = last.totalTasks.map({ Double($0) }) else { return nil }
+        var limits: [(String, Double)] = []
+        if let v = last.threadsMax { limits.append(("threads-max", Double(v))) }
+        if let v = last.pidMax { limits.append(("pid_max", Double(v))) }
+        guard let bind = limits.min(by: { $0.1 < $1.1 }) else { return nil }
+        let series = pts.map { (t: Double($0.wallNanos) / 1e9, v: Double($0.totalTasks!)) }
+        return Quota(os: d.backend, device: d.device, resource: "thread", scope: "system", pid: nil, process: nil, limit: bind.1,
+            used: used, peak: series.map(\.v).max() ?? used, binding: bind.0,
+            etaSeconds: used >= bind.1 ? 0 : Trend(series)?.secondsUntil(bind.1))
+    }
 
     /// Slab caches that grow steadily, and MemAvailable heading for zero.
     func systemFindings(_ d: DeviceTimeline) -> ([Finding], [Quota]) {

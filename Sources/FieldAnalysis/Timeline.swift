@@ -61,6 +61,8 @@ public struct SystemPoint: Sendable {
     public var pidMax: UInt64?
     /// `vm.max_map_count`.
     public var maxMapCount: UInt64?
+    /// Tasks (threads) on the whole system, from `loadavg`'s fourth field.
+    public var totalTasks: UInt64?
     /// Slab caches' active objects × object size, by cache name, when read.
     public var slabBytes: [String: UInt64]?
 }
@@ -114,10 +116,14 @@ public struct TimelineBuilder {
         self.until = until
     }
 
-    /// Reads one bundle into the timelines. Damage is recorded, never fatal.
-    public mutating func add(_ reader: BundleReader) {
+    /// Reads one bundle into the timelines. Damage is recorded, never fatal. `progress` is called now and then
+    /// with the decompressed bytes read so far.
+    public mutating func add(_ reader: BundleReader, progress: ((UInt64) -> Void)? = nil) {
         var header: BundleHeader?
+        var count = 0
         while let r = reader.next() {
+            count += 1
+            if count % 256 == 0 { progress?(reader.streamBytes) }
             switch r.type {
             case .header: header = try? RecordCodec.decodeHeader(r.payload)
             case .sample:
@@ -134,6 +140,15 @@ public struct TimelineBuilder {
         }
         let id = header?.deviceID ?? "unknown"
         devices[id, default: header.map(Self.empty) ?? DeviceTimeline(device: id, backend: "unknown")].bundles.append((reader.name, reader.damage))
+    }
+
+    /// Puts every series in time order: bundles may be given in any order, and a device's bundles are joined.
+    public mutating func finish() {
+        for id in devices.keys {
+            devices[id]!.system.sort { $0.wallNanos < $1.wallNanos }
+            devices[id]!.events.sort { $0.wallNanos < $1.wallNanos }
+            for k in devices[id]!.processes.keys { devices[id]!.processes[k]!.points.sort { $0.wallNanos < $1.wallNanos } }
+        }
     }
 
     static func empty(_ h: BundleHeader) -> DeviceTimeline {
@@ -174,6 +189,7 @@ public struct TimelineBuilder {
             case "/proc/sys/kernel/threads-max": sys.threadsMax = NumberFileParser.parse(f.bytes)
             case "/proc/sys/kernel/pid_max": sys.pidMax = NumberFileParser.parse(f.bytes)
             case "/proc/sys/vm/max_map_count": sys.maxMapCount = NumberFileParser.parse(f.bytes)
+            case "/proc/loadavg": sys.totalTasks = LoadavgParser.parse(f.bytes).map { UInt64($0.total) }
             case "/proc/slabinfo":
                 var slab: [String: UInt64] = [:]
                 for c in SlabinfoParser.parse(f.bytes).caches { slab[c.name] = c.activeObjects &* c.objectSize }

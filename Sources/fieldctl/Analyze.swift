@@ -74,17 +74,24 @@ extension Fieldctl {
                 pidFilter: pid.isEmpty ? nil : Set(pid), since: try since.map { try Self.parseTime($0, "--since") },
                 until: try until.map { try Self.parseTime($0, "--until") })
             var readable = 0
-            let progress = isatty(2) != 0 && files.count > 3
+            // Progress on a terminal, for runs longer than about a second.
+            let terminal = isatty(2) != 0
+            let started = Date()
+            var shown = false
             for (i, f) in files.enumerated() {
-                if progress { FileHandle.standardError.write(Data("\rreading \(i + 1)/\(files.count) \(f)".utf8)) }
                 do {
-                    builder.add(try BundleReader(path: f))
+                    builder.add(try BundleReader(path: f)) { bytes in
+                        guard terminal, Date().timeIntervalSince(started) > 1 else { return }
+                        shown = true
+                        FileHandle.standardError.write(Data("\rreading bundle \(i + 1)/\(files.count): \(bytes / 1_000_000) MB decompressed\u{1B}[K".utf8))
+                    }
                     readable += 1
                 } catch {
                     FileHandle.standardError.write(Data("fieldctl: \(error.message)\n".utf8))
                 }
             }
-            if progress { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+            if shown { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+            builder.finish()
             guard readable > 0 else { throw ExitCode(ExitStatus.unreadable.rawValue) }
             let devices = Array(builder.devices.values)
             let (findings, quotas) = Analyzer(horizonSeconds: horizonHours * 3600).analyze(devices)

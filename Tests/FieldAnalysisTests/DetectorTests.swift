@@ -186,3 +186,43 @@ extension DetectorTests {
         #expect(b.devices["dev"]?.system.count == 3)  // minutes 35, 36, 37
     }
 }
+
+extension DetectorTests {
+    /// A process that both leaks joinable threads and keeps more alive gets both findings.
+    @Test func bothThreadLeaksInOneProcess() {
+        let h = Self.header()
+        let samples = (0..<10).map { i in
+            (Self.sample(i, threads: 2 + i * 3, maps: Self.maps(stacks: 1 + i * 6, stackSize: 8 << 20, guardSize: 4096, top: 0x7f00_0000_0000, width: 12, labelled: false)), h)
+        }
+        let kinds = Set(analyze(samples).findings.filter { $0.pid == 42 }.map(\.kind))
+        #expect(kinds.isSuperset(of: [.threadLeakUnjoined, .threadLeakGrowing]), "\(kinds)")
+    }
+
+    /// The whole system's tasks (loadavg) against threads-max, which binds before pid_max here.
+    @Test func systemThreadQuotaFromLoadavg() {
+        let h = Self.header()
+        let samples = (0..<10).map { i -> (Sample, BundleHeader) in
+            var s = Self.sample(i, threads: 2, maps: nil)
+            s.files.append(FileCapture(path: "/proc/loadavg", bytes: Array("0.10 0.20 0.30 1/\(6000 + i * 100) 999\n".utf8)))
+            s.files.append(FileCapture(path: "/proc/sys/kernel/pid_max", bytes: Array("32768\n".utf8)))
+            return (s, h)
+        }
+        let r = analyze(samples)
+        let q = r.quotas.first { $0.scope == "system" && $0.resource == "thread" }
+        #expect(q?.binding == "threads-max" && q?.limit == 7000 && q?.used == 6900)
+        #expect(abs((q?.etaSeconds ?? 0) - 60) < 1)  // 100 tasks a minute, 100 to go
+        #expect(r.findings.contains { $0.kind == .quotaForecast && $0.pid == nil })
+    }
+
+    /// Bundles given newest first are joined in time order.
+    @Test func samplesAreJoinedInTimeOrder() {
+        let h = Self.header()
+        var b = TimelineBuilder()
+        for i in (0..<8).reversed() { b.add(sample: Self.sample(i, threads: 2 + i * 3, maps: nil), header: h) }
+        b.finish()
+        let d = b.devices["dev"]!
+        #expect(d.system.map(\.wallNanos) == d.system.map(\.wallNanos).sorted())
+        let r = Analyzer().analyze([d])
+        #expect(r.findings.contains { $0.kind == .threadLeakGrowing })
+    }
+}
