@@ -13,8 +13,10 @@ public struct MapsSummary: Sendable, Hashable {
     public var typicalStackSize: UInt64
     /// Stacks glibc labels as cached (`[anon: glibc: unused stack]`).
     public var cachedStacks: Int
-    /// `[heap]` bytes.
+    /// `[heap]` bytes plus glibc malloc arenas (the heaps of other threads).
     public var heapBytes: UInt64
+    /// How many glibc malloc arenas (besides `[heap]`).
+    public var arenas: Int
     /// Other private anonymous bytes (not stacks, not heap, not guards).
     public var anonymousBytes: UInt64
     /// SysV, memfd, `/dev/shm`, shared anonymous and device mappings.
@@ -31,7 +33,7 @@ public struct MapsSummary: Sendable, Hashable {
 
     /// Summarises parsed maps.
     public init(_ maps: ProcessMaps) {
-        var stackRegions = 0, cached = 0, shared = 0
+        var stackRegions = 0, cached = 0, shared = 0, arenaCount = 0
         var stackBytes: UInt64 = 0, heap: UInt64 = 0, anon: UInt64 = 0, sharedTotal: UInt64 = 0, total: UInt64 = 0
         var sizes: [UInt64: Int] = [:]
         let m = maps.mappings
@@ -50,10 +52,18 @@ public struct MapsSummary: Sendable, Hashable {
             case .anonymous where rw:
                 let guardBelow = i > 0 && m[i - 1].end == r.start && m[i - 1].permissions.isEmpty
                     && m[i - 1].kind == .anonymous && m[i - 1].size <= 1 << 20
+                // A glibc arena: used part rw-p at the low end, its `---p` reserve directly above, the two together
+                // one aligned power-of-two block (HEAP_MAX_SIZE: 64 MiB on 64-bit; arena.c new_heap).
+                let reserveAbove = i + 1 < m.count && m[i + 1].start == r.end && m[i + 1].permissions.isEmpty && m[i + 1].kind == .anonymous
+                let block = r.size &+ (reserveAbove ? m[i + 1].size : 0)
+                let isArena = reserveAbove && block >= 1 << 20 && block & (block - 1) == 0 && r.start % block == 0
                 if guardBelow {
                     stackRegions += 1
                     stackBytes &+= r.size
                     sizes[r.size, default: 0] += 1
+                } else if isArena {
+                    arenaCount += 1
+                    heap &+= r.size
                 } else {
                     anon &+= r.size
                 }
@@ -69,6 +79,7 @@ public struct MapsSummary: Sendable, Hashable {
         typicalStackSize = sizes.max { $0.value < $1.value || ($0.value == $1.value && $0.key < $1.key) }?.key ?? 0
         cachedStacks = cached
         heapBytes = heap
+        arenas = arenaCount
         anonymousBytes = anon
         sharedBytes = sharedTotal
         sharedMappings = shared

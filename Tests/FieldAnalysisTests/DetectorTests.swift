@@ -1,4 +1,5 @@
 @testable import FieldAnalysis
+import Glibc
 import FieldBundle
 import FieldModel
 import Testing
@@ -224,5 +225,44 @@ extension DetectorTests {
         #expect(d.system.map(\.wallNanos) == d.system.map(\.wallNanos).sorted())
         let r = Analyzer().analyze([d])
         #expect(r.findings.contains { $0.kind == .threadLeakGrowing })
+    }
+}
+
+extension DetectorTests {
+    /// A heap that grows in a glibc arena (another thread's malloc) is a heap leak, not anonymous growth.
+    @Test func arenaGrowthIsAHeapLeak() {
+        let h = Self.header()
+        let samples = (0..<10).map { i -> (Sample, BundleHeader) in
+            let used: UInt64 = (1 << 20) * UInt64(1 + i * 2)  // 1 MiB -> 19 MiB used of a 64 MiB arena block
+            let base: UInt64 = 0x7f10_0000_0000  // 64 MiB aligned
+            let arena = "\(Self.hex(base, width: 12))-\(Self.hex(base + used, width: 12)) rw-p 00000000 00:00 0\n"
+                + "\(Self.hex(base + used, width: 12))-\(Self.hex(base + (64 << 20), width: 12)) ---p 00000000 00:00 0\n"
+            let maps = Self.maps(stacks: 1, stackSize: 8 << 20, guardSize: 4096, top: 0x7f00_0000_0000, width: 12, labelled: false) + arena
+            return (Self.sample(i, threads: 2, maps: maps), h)
+        }
+        let kinds = analyze(samples).findings.map(\.kind)
+        #expect(kinds.contains(.heapLeak), "\(kinds)")
+        #expect(!kinds.contains(.anonGrowth))
+    }
+
+    /// An OOM kill in the kernel log becomes a critical finding about its victim, with the victim's history.
+    @Test func oomKillFromTheKernelLog() throws {
+        let dir = "/tmp/field-oom-\(getpid())"
+        mkdir(dir, 0o755)
+        defer { unlink(dir + "/o.zst"); rmdir(dir) }
+        let w = try BundleWriter(path: dir + "/o.zst", header: Self.header())
+        for i in 0..<3 { try w.append(Self.sample(i, threads: 2, maps: nil)) }
+        try w.append(EventBatch(wallNanos: 3 * 60_000_000_000, monoNanos: 0, source: "/dev/kmsg", lines: [
+            Array("3,812,123456789,-;Out of memory: Killed process 42 (app) total-vm:2097152kB, anon-rss:1048576kB, file-rss:0kB, shmem-rss:0kB, UID:0 pgtables:4096kB oom_score_adj:0".utf8)
+        ]))
+        try w.close(reason: "shutdown", wallNanos: 0, monoNanos: 0)
+        var b = TimelineBuilder()
+        b.add(try BundleReader(path: dir + "/o.zst"))
+        let r = Analyzer().analyze(Array(b.devices.values))
+        let f = try #require(r.findings.first { $0.kind == .oomKill })
+        #expect(f.pid == 42 && f.severity == .critical && f.process == "app")
+        #expect(f.evidence["anon_rss_bytes"] == 1_073_741_824)
+        #expect(f.summary.contains("last seen at"))
+        #expect(r.findings.first?.kind == .oomKill || r.findings.first?.severity == .critical)
     }
 }
