@@ -34,12 +34,17 @@ public struct SylixOSBackend: Backend {
     /// SylixOS has no kernel log device in procfs.
     public var kernelLog: String? { nil }
 
+    /// Cheap every interval: the object pools, the tick, the thread list (SMP builds), named IPC objects, and each
+    /// process's memory and descriptors. Deep: the command line (it identifies the process; it rarely changes).
     public var capturePlan: [CapturePlanEntry] {
         [
             CapturePlanEntry(path: "/proc/kernel/objects", scope: .system),
             CapturePlanEntry(path: "/proc/kernel/tick", scope: .system),
+            CapturePlanEntry(path: "/proc/kernel/affinity", scope: .system),
+            CapturePlanEntry(path: "/proc/posix/pnamed", scope: .system),
             CapturePlanEntry(path: "/proc/[pid]/mem", scope: .process),
             CapturePlanEntry(path: "/proc/[pid]/filedesc", scope: .process),
+            CapturePlanEntry(path: "/proc/[pid]/cmdline", scope: .process, tier: .deep, every: 10),
         ]
     }
 }

@@ -45,6 +45,21 @@ public struct Analyzer {
                         fix: "find the process whose threads multiply (the other findings)"))
                 }
             }
+            for q in kernelObjectQuotas(d) {
+                quotas.append(q)
+                if q.peak >= q.limit || q.used >= q.limit {
+                    let now = q.used >= q.limit ? "is exhausted now" : "ran dry at least once since boot (max-used = total: creation calls failed)"
+                    findings.append(Finding(kind: .quotaExhausted, severity: .critical, device: d.device, pid: nil, process: nil,
+                        summary: "SylixOS \(q.resource) pool \(now): used \(Int(q.used)), max-used \(Int(q.peak)) of \(Int(q.limit))",
+                        evidence: ["limit": q.limit, "used": q.used, "peak": q.peak, "eta_seconds": 0], details: [],
+                        fix: "find what keeps creating \(q.resource) objects, or raise the pool size in the kernel configuration"))
+                } else if let eta = q.etaSeconds, eta <= horizonSeconds {
+                    findings.append(Finding(kind: .quotaForecast, severity: .critical, device: d.device, pid: nil, process: nil,
+                        summary: "SylixOS \(q.resource) pool runs out in \(Self.duration(eta)): \(Int(q.used)) of \(Int(q.limit)) used",
+                        evidence: ["limit": q.limit, "used": q.used, "peak": q.peak, "eta_seconds": eta], details: [],
+                        fix: "find what keeps creating \(q.resource) objects before creation fails"))
+                }
+            }
             let (sysFindings, sysQuotas) = systemFindings(d)
             findings += sysFindings
             quotas += sysQuotas
@@ -111,14 +126,14 @@ public struct Analyzer {
                 ["fds_start": tr.first, "fds_end": tr.last, "fds_per_hour": tr.slopePerHour],
                 fix: "close every descriptor on every path (including errors); check /proc/\(t.key.pid)/fd for what stays open")
         }
-        let heap = Trend(series(t) { $0.maps.map { Double($0.heapBytes) } })
+        let heap = Trend(series(t) { $0.maps.map { Double($0.heapBytes) } ?? $0.heapBytes.map { Double($0) } })
         if let tr = heap, tr.slopePerSecond > 0, tr.last - tr.first >= 2 * 1_048_576 {
             finding(.heapLeak,
                 "the heap grows: \(Self.bytes(tr.first)) -> \(Self.bytes(tr.last)), +\(Self.bytes(tr.slopePerHour)) per hour in pid \(t.key.pid) (\(name))",
                 ["heap_start": tr.first, "heap_end": tr.last, "heap_per_hour": tr.slopePerHour],
                 fix: "find allocations without a free (valgrind --leak-check=full, or heaptrack, on a test build)")
         }
-        let anon = Trend(series(t) { $0.maps.map { Double($0.anonymousBytes) } })
+        let anon = Trend(series(t) { $0.maps.map { Double($0.anonymousBytes) } ?? $0.mmapBytes.map { Double($0) } })
         if let tr = anon, tr.slopePerSecond > 0, tr.last - tr.first >= 4 * 1_048_576 {
             finding(.anonGrowth,
                 "anonymous memory (mmap) grows: \(Self.bytes(tr.first)) -> \(Self.bytes(tr.last)), +\(Self.bytes(tr.slopePerHour)) per hour in pid \(t.key.pid) (\(name))",
@@ -145,6 +160,21 @@ public struct Analyzer {
     }
 
     // MARK: System detectors
+
+    /// Every row of SylixOS `kernel/objects` as a system quota: limit total, used, peak max-used.
+    func kernelObjectQuotas(_ d: DeviceTimeline) -> [Quota] {
+        let pts = d.system.filter { $0.kernelObjects != nil }
+        guard let last = pts.last?.kernelObjects else { return [] }
+        return last.map { pool in
+            let series = pts.compactMap { p in
+                p.kernelObjects?.first(where: { $0.name == pool.name }).map { (t: Double(p.wallNanos) / 1e9, v: Double($0.used)) }
+            }
+            let exhausted = pool.used >= pool.total
+            return Quota(os: "sylixos", device: d.device, resource: pool.name, scope: "system", pid: nil, process: nil,
+                limit: Double(pool.total), used: Double(pool.used), peak: Double(pool.maxUsed), binding: nil,
+                etaSeconds: exhausted ? 0 : Trend(series)?.secondsUntil(Double(pool.total)))
+        }
+    }
 
     /// All tasks of the system against `threads-max` and `pid_max`, the smaller binding.
     func systemThreadQuota(_ d: DeviceTimeline) -> Quota? {

@@ -1,6 +1,7 @@
 import FieldBundle
 import FieldLinux
 import FieldModel
+import FieldSylixOS
 
 /// A process as analysis knows it: pid plus start time, so a reused pid is a new process, not a trend.
 public struct ProcessKey: Sendable, Hashable, Comparable, CustomStringConvertible {
@@ -31,6 +32,10 @@ public struct ProcessPoint: Sendable {
     public var maps: MapsSummary?
     /// Thread names and how many threads carry each, when read.
     public var threadNames: [String: Int]?
+    /// Heap bytes where the OS reports them directly (SylixOS `mem`); Linux takes them from `maps`.
+    public var heapBytes: UInt64?
+    /// mmap bytes where the OS reports them directly (SylixOS `mem`).
+    public var mmapBytes: UInt64?
 }
 
 /// Everything seen of one process.
@@ -63,6 +68,8 @@ public struct SystemPoint: Sendable {
     public var maxMapCount: UInt64?
     /// Tasks (threads) on the whole system, from `loadavg`'s fourth field.
     public var totalTasks: UInt64?
+    /// SylixOS kernel object pools (`/proc/kernel/objects`).
+    public var kernelObjects: [KernelObjectPool]?
     /// Slab caches' active objects × object size, by cache name, when read.
     public var slabBytes: [String: UInt64]?
 }
@@ -190,6 +197,11 @@ public struct TimelineBuilder {
             case "/proc/sys/kernel/pid_max": sys.pidMax = NumberFileParser.parse(f.bytes)
             case "/proc/sys/vm/max_map_count": sys.maxMapCount = NumberFileParser.parse(f.bytes)
             case "/proc/loadavg": sys.totalTasks = LoadavgParser.parse(f.bytes).map { UInt64($0.total) }
+            case "/proc/kernel/objects": sys.kernelObjects = KernelObjectsParser.parse(f.bytes).pools
+            case "/proc/kernel/affinity":
+                for t in AffinityParser.parse(f.bytes) where pidFilter?.contains(t.pid) ?? true {
+                    byPID[t.pid, default: ProcessFiles()].sylixThreads.append(t.name)
+                }
             case "/proc/slabinfo":
                 var slab: [String: UInt64] = [:]
                 for c in SlabinfoParser.parse(f.bytes).caches { slab[c.name] = c.activeObjects &* c.objectSize }
@@ -203,6 +215,26 @@ public struct TimelineBuilder {
         }
         d.system.append(sys)
         for (pid, files) in byPID {
+            if files.stat == nil, files.mem != nil || files.filedesc != nil {
+                // SylixOS: no stat (no start time, so a reused pid cannot be told apart), memory and descriptors.
+                let key = ProcessKey(pid: pid, startTicks: 0, bootID: boot)
+                var p = ProcessPoint(wallNanos: s.wallNanos)
+                if let m = files.mem.map({ ProcessMemory.parse($0) }) {
+                    p.residentBytes = m.totalBytes
+                    p.heapBytes = m.heapBytes
+                    p.mmapBytes = m.mmapBytes
+                }
+                if let fd = files.filedesc { p.fds = FiledescParser.count(fd) }
+                if !files.sylixThreads.isEmpty {
+                    p.threads = files.sylixThreads.count
+                    p.threadNames = Dictionary(files.sylixThreads.map { ($0, 1) }, uniquingKeysWith: +)
+                }
+                // The program is the first word of the command line (NUL- or space-separated).
+                let first = files.cmdline?.split(whereSeparator: { $0 == 0 || $0 == 0x20 || $0 == 0x0A }).first
+                let name = first.map { String(decoding: $0, as: UTF8.self) } ?? "pid \(pid)"
+                Self.append(p, name: name, limits: nil, cgroupPidsMax: nil, to: &d.processes[key, default: ProcessTimeline(key: key, name: name)])
+                continue
+            }
             guard let statFile = files.stat, let st = StatParser.parse(statFile) else { continue }
             let key = ProcessKey(pid: pid, startTicks: st.startTicks ?? 0, bootID: boot)
             var p = ProcessPoint(wallNanos: s.wallNanos)
@@ -235,6 +267,10 @@ public struct TimelineBuilder {
         var limits: [UInt8]?
         var comms: [[UInt8]] = []
         var cgroupPidsMax: UInt64?
+        var mem: [UInt8]?
+        var filedesc: [UInt8]?
+        var cmdline: [UInt8]?
+        var sylixThreads: [String] = []
 
         mutating func add(_ f: FileCapture, leaf: Substring.UTF8View) {
             switch String(leaf) {
@@ -243,6 +279,9 @@ public struct TimelineBuilder {
             case "fd": if f.kind == .directory { fd = f.bytes }
             case "maps": maps = f.bytes
             case "limits": limits = f.bytes
+            case "mem": mem = f.bytes
+            case "filedesc": filedesc = f.bytes
+            case "cmdline": cmdline = f.bytes
             default: if leaf.starts(with: "task/".utf8) && f.path.hasSuffix("/comm") { comms.append(f.bytes) }
             }
         }

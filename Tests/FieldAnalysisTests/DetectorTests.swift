@@ -266,3 +266,40 @@ extension DetectorTests {
         #expect(r.findings.first?.kind == .oomKill || r.findings.first?.severity == .critical)
     }
 }
+
+extension DetectorTests {
+    static func sylixSample(_ i: Int, threadUsed: Int, threadMax: Int, total: Int = 500) -> Sample {
+        let objects = "object      total    used     max-used\nevent       5000     238      240\n"
+            + "thread      \(total)" + String(repeating: " ", count: 9 - String(total).count) + "\(threadUsed)"
+            + String(repeating: " ", count: 9 - String(threadUsed).count) + "\(threadMax)\n"
+        return Sample(sequence: UInt64(i), wallNanos: Int64(i) * 60_000_000_000, monoNanos: UInt64(i) * 60_000_000_000, files: [
+            FileCapture(path: "/proc/kernel/objects", bytes: Array(objects.utf8)),
+            FileCapture(path: "/proc/3/mem", bytes: Array("static memory : 4096 Bytes\nheap memory   : \(1_000_000 + i * 500_000) Bytes\nmmap memory   : 0 Bytes\ntotal memory  : \(1_004_096 + i * 500_000) Bytes".utf8)),
+            FileCapture(path: "/proc/3/filedesc", bytes: Array(("FD NAME\n" + (0..<(3 + i * 4)).map { "\($0) /dev/null\n" }.joined()).utf8)),
+        ])
+    }
+
+    static func sylixHeader() -> BundleHeader {
+        BundleHeader(agent: "t", backend: "sylixos", osIdentity: Array("SylixOS kernel version: 2.3.8".utf8), deviceID: "plc", bootID: nil,
+            wallNanos: 0, monoNanos: 0, intervalNanos: 60_000_000_000, procRoot: "/proc", sequence: 0, plan: [])
+    }
+
+    /// max-used == total is exhausted even in a single snapshot: the pool ran dry since boot.
+    @Test func sylixPoolThatRanDryIsExhaustedInOneSnapshot() {
+        let r = analyze([(Self.sylixSample(0, threadUsed: 200, threadMax: 500), Self.sylixHeader())])
+        let f = r.findings.first { $0.kind == .quotaExhausted }
+        #expect(f?.summary.contains("thread") == true && f?.severity == .critical)
+        #expect(r.quotas.contains { $0.os == "sylixos" && $0.resource == "event" && $0.limit == 5000 && $0.peak == 240 })
+    }
+
+    /// A rising thread pool is forecast to run out: 10 more a minute, 300 to go -> 30 minutes.
+    @Test func sylixRisingPoolIsForecast() {
+        let r = analyze((0..<10).map { (Self.sylixSample($0, threadUsed: 110 + $0 * 10, threadMax: 110 + $0 * 10), Self.sylixHeader()) })
+        let q = r.quotas.first { $0.resource == "thread" }
+        #expect(abs((q?.etaSeconds ?? 0) - 30 * 60) < 1, "\(String(describing: q))")
+        #expect(r.findings.contains { $0.kind == .quotaForecast && $0.summary.contains("thread") })
+        // Per-process memory and descriptor growth, like on Linux.
+        let kinds = Set(r.findings.filter { $0.pid == 3 }.map(\.kind))
+        #expect(kinds.isSuperset(of: [.heapLeak, .fdLeak]), "\(kinds)")
+    }
+}
