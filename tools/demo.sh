@@ -19,8 +19,16 @@ for w in leak-unjoined leak-unjoined-small leak-growing leak-heap leak-anon leak
   echo "   $w: pid $!"
 done
 trap 'kill "${pids[@]}" 2>/dev/null || true' EXIT
+echo "== the same thread leak on a simulated SylixOS controller (tools/sylixos-sim), sampled by a second agent"
+python3 tools/sylixos-sim/sylixos_sim.py --root "$OUT/sylixos-proc" --scenario thread-leak --thread-total 500 \
+  --leak-interval 0.5 --duration 70 > "$OUT/sylixos-sim.json" 2>/dev/null &
+pids+=($!)
+sleep 1
+"$BIN/fieldagent" --proc-root "$OUT/sylixos-proc" --interval 1 --duration 60 --spool "$OUT/sylixos-spool" --device-id plc-sim > /dev/null &
+sylix_agent=$!
 echo "== sampling this machine's /proc for 60 s (interval 1 s) into $OUT/spool"
 "$BIN/fieldagent" --interval 1 --duration 60 --spool "$OUT/spool" --device-id demo-host --deep-every 3
+wait $sylix_agent
 BUNDLE=$(ls "$OUT"/spool/*.zst | head -n 1)
 echo "== $(zstd -tq "$BUNDLE" && echo 'zstd -t: valid'); fieldctl decode and tools/fieldbundle.py agree:"
 "$BIN/fieldctl" decode "$BUNDLE" > "$OUT/bundle.jsonl"
@@ -32,3 +40,5 @@ echo "== fieldctl analyze $OUT/spool"
 "$BIN/fieldctl" analyze --output "$OUT/report.html" --format html "$OUT/spool"
 "$BIN/fieldctl" analyze "$OUT/spool" | tee "$OUT/report.txt"
 echo "== HTML report with charts: $OUT/report.html"
+echo "== fieldctl compare: Linux (real workload) and SylixOS (simulator) side by side"
+"$BIN/fieldctl" compare "$OUT/spool" "$OUT/sylixos-spool" | tee "$OUT/compare.txt"

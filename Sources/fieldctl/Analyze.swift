@@ -53,7 +53,8 @@ extension Fieldctl {
             throw ValidationError("\(flag) wants ISO 8601 (2026-11-21T10:00:00Z) or Unix seconds, not '\(s)'")
         }
 
-        func run() throws {
+        /// Bundle files under the given paths (directories searched recursively), sorted.
+        static func bundleFiles(_ paths: [String]) throws -> [String] {
             var files: [String] = []
             for p in paths {
                 var isDir: ObjCBool = false
@@ -69,7 +70,11 @@ extension Fieldctl {
                     files.append(p)
                 }
             }
-            files.sort()
+            return files.sorted()
+        }
+
+        func run() throws {
+            let files = try Self.bundleFiles(paths)
             var builder = TimelineBuilder(
                 pidFilter: pid.isEmpty ? nil : Set(pid), since: try since.map { try Self.parseTime($0, "--since") },
                 until: try until.map { try Self.parseTime($0, "--until") })

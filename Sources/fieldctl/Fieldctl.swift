@@ -16,7 +16,7 @@ struct Fieldctl: ParsableCommand {
             64 the command line is wrong. With several bundles the highest code wins.
             """,
         version: "0.1.0",
-        subcommands: [Decode.self, Analyze.self]
+        subcommands: [Decode.self, Analyze.self, Compare.self]
     )
 }
 

@@ -68,3 +68,33 @@ import Testing
         #expect(text.contains("ran dry at least once since boot"))
     }
 }
+
+extension SylixOSSimulatorTests {
+    /// The same thread leak on Linux (real workload, real agent) and SylixOS (simulator, real agent), compared.
+    @Test func compareLinuxAndSylixOS() throws {
+        let dir = try Harness.tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let (sim, _) = try startSimulator(dir + "/proc", ["--scenario", "thread-leak", "--thread-total", "200", "--leak-interval", "0.1", "--tick", "0.1", "--duration", "20"])
+        defer { sim.terminate() }
+        let leak = Process()
+        leak.executableURL = URL(fileURLWithPath: WorkloadCaptureTests.workloads + "/leak-growing")
+        leak.arguments = ["--count", "60", "--interval-ms", "100", "--hold-seconds", "3"]
+        leak.standardOutput = FileHandle.nullDevice
+        leak.standardError = FileHandle.nullDevice
+        try leak.run()
+        defer { leak.terminate() }
+        let linux = try Harness.fieldagent(["--interval", "0.5", "--duration", "4", "--spool", dir + "/linux", "--device-id", "board", "--pid", String(leak.processIdentifier)])
+        let sylix = try Harness.fieldagent(["--proc-root", dir + "/proc", "--interval", "0.5", "--duration", "3", "--spool", dir + "/sylix", "--device-id", "plc"])
+        #expect(linux.status == 0 && sylix.status == 0)
+        let text = try Harness.fieldctl(["compare", dir + "/linux", dir + "/sylix"])
+        #expect(text.status == 0, "\(text.stderr)")
+        #expect(text.text.hasPrefix("first to run out of threads: plc (sylixos)"), "\(text.text)")
+        #expect(text.text.contains("board (linux)"))
+        let json = try Harness.fieldctl(["compare", "--format", "json", dir + "/linux", dir + "/sylix"])
+        let rows = try #require(try JSONSerialization.jsonObject(with: json.stdout) as? [[String: Any]])
+        for key in ["device", "os", "resource", "limit", "peak", "used", "eta_seconds", "binding"] {
+            #expect(rows.allSatisfy { $0[key] != nil }, "rows lack \(key)")
+        }
+        #expect(Set(rows.compactMap { $0["os"] as? String }) == ["linux", "sylixos"])
+    }
+}

@@ -1,0 +1,104 @@
+import Foundation
+
+/// The same questions asked of every device: one row per device and resource, for `fieldctl compare`.
+public struct ComparisonRow: Sendable, Codable {
+    /// Device id.
+    public var device: String
+    /// `linux` or `sylixos`.
+    public var os: String
+    /// `thread`, `memory`, or a SylixOS pool name.
+    public var resource: String
+    /// For process-level limits, the process that runs out first.
+    public var pid: Int32?
+    /// Its name.
+    public var process: String?
+    /// The effective limit.
+    public var limit: Double
+    /// Highest use seen.
+    public var peak: Double
+    /// Last use seen.
+    public var used: Double
+    /// Used as a share of the limit, percent.
+    public var percent: Double
+    /// Growth per hour at the current trend (0 when flat).
+    public var growthPerHour: Double
+    /// Seconds to exhaustion (0: exhausted; nil: not growing).
+    public var etaSeconds: Double?
+    /// The limit that binds.
+    public var binding: String?
+
+    enum CodingKeys: String, CodingKey {
+        case device, os, resource, pid, process, limit, peak, used, percent, binding
+        case growthPerHour = "growth_per_hour"
+        case etaSeconds = "eta_seconds"
+    }
+}
+
+/// Builds the comparison from quotas.
+public enum Comparison {
+    /// One row per device and resource. For threads on Linux, the process that runs out first (or the system's
+    /// task limit when that comes first); a SylixOS `thread` pool is the device's thread row. Other resources
+    /// are kept when at least two devices have them.
+    public static func rows(_ quotas: [Quota]) -> [ComparisonRow] {
+        func row(_ q: Quota) -> ComparisonRow {
+            let rate = (q.etaSeconds ?? 0) > 0 ? (q.limit - q.used) / q.etaSeconds! * 3600 : 0
+            return ComparisonRow(device: q.device, os: q.os, resource: q.resource, pid: q.pid, process: q.process, limit: q.limit,
+                peak: q.peak, used: q.used, percent: q.limit > 0 ? (q.used / q.limit * 1000).rounded() / 10 : 0,
+                growthPerHour: rate, etaSeconds: q.etaSeconds, binding: q.binding ?? (q.os == "sylixos" ? "kernel/objects total" : nil))
+        }
+        func first(_ a: Quota, _ b: Quota) -> Bool {
+            switch (a.etaSeconds, b.etaSeconds) {
+            case let (x?, y?): return x < y
+            case (.some, nil): return true
+            case (nil, .some): return false
+            case (nil, nil): return a.used / max(a.limit, 1) > b.used / max(b.limit, 1)
+            }
+        }
+        var out: [ComparisonRow] = []
+        let devices = Set(quotas.map(\.device)).sorted()
+        for d in devices {
+            let mine = quotas.filter { $0.device == d }
+            if let t = mine.filter({ $0.resource == "thread" }).sorted(by: first).first { out.append(row(t)) }
+        }
+        // Other resources that at least two devices report.
+        let others = Dictionary(grouping: quotas.filter { $0.resource != "thread" && $0.scope == "system" }, by: \.resource)
+        for (resource, qs) in others.sorted(by: { $0.key < $1.key }) where Set(qs.map(\.device)).count >= 2 {
+            for d in devices { if let q = qs.filter({ $0.device == d }).sorted(by: first).first { out.append(row(q)) } }
+            _ = resource
+        }
+        return out
+    }
+
+    /// The one-line answer: which device runs out of threads first, and why.
+    public static func verdict(_ rows: [ComparisonRow]) -> String {
+        let threads = rows.filter { $0.resource == "thread" }
+        guard !threads.isEmpty else { return "no device reports a thread limit" }
+        let ranked = threads.sorted { ($0.etaSeconds ?? .infinity) < ($1.etaSeconds ?? .infinity) }
+        func describe(_ r: ComparisonRow) -> String {
+            let when = r.etaSeconds.map { $0 == 0 ? "has already run out" : "runs out in \(Analyzer.duration($0))" } ?? "is not running out"
+            let who = r.pid.map { ", pid \($0) (\(r.process ?? ""))" } ?? ""
+            return "\(r.device) (\(r.os)) \(when): \(Int(r.used)) of \(Int(r.limit)) threads, bound by \(r.binding ?? "?")\(who)"
+        }
+        guard let top = ranked.first, top.etaSeconds != nil else { return "no device is running out of threads" }
+        let rest = ranked.dropFirst().map(describe).joined(separator: "; ")
+        return "first to run out of threads: \(describe(top))" + (rest.isEmpty ? "" : ". Then: \(rest)")
+    }
+
+    /// The table for a terminal.
+    public static func text(_ rows: [ComparisonRow]) -> String {
+        var lines = [verdict(rows), ""]
+        let header = ["device", "os", "resource", "limit", "peak", "used", "%", "growth/h", "runs out in", "binding"]
+        var table = [header]
+        for r in rows {
+            table.append([r.device, r.os, r.resource, String(Int(r.limit)), String(Int(r.peak)), String(Int(r.used)),
+                Analyzer.format1(r.percent), Analyzer.format1(r.growthPerHour),
+                r.etaSeconds.map { $0 == 0 ? "exhausted" : Analyzer.duration($0) } ?? "-",
+                (r.binding ?? "-") + (r.pid.map { " (pid \($0) \(r.process ?? ""))" } ?? "")])
+        }
+        let widths = (0..<header.count).map { c in table.map { $0[c].count }.max() ?? 0 }
+        for row in table {
+            lines.append(row.enumerated().map { $1.padding(toLength: widths[$0], withPad: " ", startingAt: 0) }.joined(separator: "  "))
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+}
