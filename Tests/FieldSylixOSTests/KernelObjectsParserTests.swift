@@ -1,4 +1,5 @@
 import FieldSylixOS
+import Foundation
 import Testing
 
 @Suite struct KernelObjectsParserTests {
@@ -72,5 +73,52 @@ import Testing
         #expect(threads.count == 3)
         #expect(threads[1] == SylixThread(name: "worker", tid: 0x401001C, pid: 3))
         #expect(threads[2].name == "my thread")
+    }
+}
+
+@Suite struct SylixSystemFileTests {
+    @Test func version() {
+        let v = SylixVersion.parse(Array("SylixOS kernel version: 2.3.8 Code name: Enterprise BSP: Mini2440\n(compile time: Oct 10 2022 10:00:00)\nGCC:4.9.3\n".utf8))
+        #expect(v?.version == "2.3.8" && v?.codeName == "Enterprise")
+        #expect(SylixVersion.parse(Array("SylixOS kernel version: 1.4.2 BSP: old\n".utf8))?.codeName == nil)
+        #expect(SylixVersion.parse(Array("Linux version 6.1\n".utf8)) == nil)
+    }
+
+    @Test func tick() {
+        let t = SylixTick.parse(Array("""
+            tick rate    : 1000 hz
+            tick         : 3600500
+            monotonic    : 1:00:00.500000000
+            realtime UTC : Sat Nov 21 10:00:00 2026
+            realtime LCL : Sat Nov 21 18:00:00 2026
+
+            """.utf8))
+        #expect(t.rate == 1000 && t.ticks == 3_600_500)
+        #expect(t.uptimeSeconds == 3600.5)
+    }
+
+    @Test func pnamed() {
+        let rows = NamedObject.parse(Array("TYPE  OPEN               NAME\n---- ------ ----------------\nSEM       2 /run/lock\nMQ        0 /queue one\n".utf8))
+        #expect(rows == [NamedObject(type: "SEM", openCount: 2, name: "/run/lock"), NamedObject(type: "MQ", openCount: 0, name: "/queue one")])
+    }
+
+    /// The simulator's files parse (the simulator writes the documented formats).
+    @Test func simulatorOutputParses() throws {
+        let root = "/tmp/field-sim-parse-\(getpid())"
+        defer { _ = try? FileManager.default.removeItem(atPath: root) }
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        let pkg = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+        p.arguments = ["python3", pkg + "/tools/sylixos-sim/sylixos_sim.py", "--root", root, "--scenario", "steady", "--duration", "1", "--tick", "0.2"]
+        p.standardOutput = FileHandle.nullDevice
+        try p.run()
+        p.waitUntilExit()
+        func file(_ path: String) throws -> [UInt8] { Array(try Data(contentsOf: URL(fileURLWithPath: root + "/" + path))) }
+        #expect(SylixVersion.parse(try file("version"))?.version == "2.3.8")
+        #expect(KernelObjectsParser.parse(try file("kernel/objects")).skippedLines == 0)
+        #expect(KernelObjectsParser.parse(try file("kernel/objects")).pool("thread") != nil)
+        #expect(SylixTick.parse(try file("kernel/tick")).rate == 1000)
+        #expect(AffinityParser.parse(try file("kernel/affinity")).count >= 10)
+        #expect(ProcessMemory.parse(try file("3/mem")).totalBytes != nil)
     }
 }
