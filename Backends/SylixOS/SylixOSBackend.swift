@@ -1,9 +1,14 @@
 import FieldModel
 import FieldSystem
 
-/// The SylixOS procfs backend.
+/// The SylixOS procfs backend: detection, capture plan, and (in the files beside this one) the parsers.
 ///
-/// This first version answers detection and the capture plan; parsers come with the SylixOS issue.
+/// Shell command captures (`ts`, `ss`, `free`) are designed for but not implemented. On targets where the shell
+/// prints what procfs does not (per-thread state, stack high-water marks, heap usage), a plan entry of a new
+/// `EntryKind` (`cmd`, its path the command line) would hold the command's output as raw bytes. Bundles stay
+/// v1: readers map kinds they do not know to a file, and the bytes are kept. The parsers would live here, keyed
+/// by command: `ts` rows split from the right (SAFE and FPU may be blank), `ss` and `free` by their printf
+/// formats (reference/sylixos-procfs.md). Pasted text from a console would go through the same parsers.
 public struct SylixOSBackend: Backend {
     public static let identifier = "sylixos"
 
