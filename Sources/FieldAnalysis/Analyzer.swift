@@ -126,19 +126,20 @@ public struct Analyzer {
                 ["fds_start": tr.first, "fds_end": tr.last, "fds_per_hour": tr.slopePerHour],
                 fix: "close every descriptor on every path (including errors); check /proc/\(t.key.pid)/fd for what stays open")
         }
-        let heap = Trend(series(t) { $0.maps.map { Double($0.heapBytes) } ?? $0.heapBytes.map { Double($0) } })
-        if let tr = heap, tr.slopePerSecond > 0, tr.last - tr.first >= 2 * 1_048_576 {
-            finding(.heapLeak,
-                "the heap grows: \(Self.bytes(tr.first)) -> \(Self.bytes(tr.last)), +\(Self.bytes(tr.slopePerHour)) per hour in pid \(t.key.pid) (\(name))",
-                ["heap_start": tr.first, "heap_end": tr.last, "heap_per_hour": tr.slopePerHour],
-                fix: "find allocations without a free (valgrind --leak-check=full, or heaptrack, on a test build)")
+        // Memory that grows by bytes: the heap (and malloc arenas), and other private anonymous mappings.
+        func bytesGrowth(_ kind: FindingKind, _ what: String, _ key: String, minimum: Double, fix: String, _ value: (ProcessPoint) -> Double?) {
+            guard let tr = Trend(series(t, value)), tr.slopePerSecond > 0, tr.last - tr.first >= minimum else { return }
+            finding(kind,
+                "\(what) grows: \(Self.bytes(tr.first)) -> \(Self.bytes(tr.last)), +\(Self.bytes(tr.slopePerHour)) per hour in pid \(t.key.pid) (\(name))",
+                ["\(key)_start": tr.first, "\(key)_end": tr.last, "\(key)_per_hour": tr.slopePerHour], fix: fix)
         }
-        let anon = Trend(series(t) { $0.maps.map { Double($0.anonymousBytes) } ?? $0.mmapBytes.map { Double($0) } })
-        if let tr = anon, tr.slopePerSecond > 0, tr.last - tr.first >= 4 * 1_048_576 {
-            finding(.anonGrowth,
-                "anonymous memory (mmap) grows: \(Self.bytes(tr.first)) -> \(Self.bytes(tr.last)), +\(Self.bytes(tr.slopePerHour)) per hour in pid \(t.key.pid) (\(name))",
-                ["anon_start": tr.first, "anon_end": tr.last, "anon_per_hour": tr.slopePerHour],
-                fix: "look for mmap without munmap, or large malloc blocks (above the mmap threshold) never freed")
+        bytesGrowth(.heapLeak, "the heap", "heap", minimum: 2 * 1_048_576,
+            fix: "find allocations without a free (valgrind --leak-check=full, or heaptrack, on a test build)") {
+            $0.maps.map { Double($0.heapBytes) } ?? $0.heapBytes.map { Double($0) }
+        }
+        bytesGrowth(.anonGrowth, "anonymous memory (mmap)", "anon", minimum: 4 * 1_048_576,
+            fix: "look for mmap without munmap, or large malloc blocks (above the mmap threshold) never freed") {
+            $0.maps.map { Double($0.anonymousBytes) } ?? $0.mmapBytes.map { Double($0) }
         }
         let shm = Trend(series(t) { $0.maps.map { Double($0.sharedMappings) } })
         let shmBytes = Trend(series(t) { $0.maps.map { Double($0.sharedBytes) } })
