@@ -28,12 +28,8 @@ int main(int argc, char **argv)
     wl_begin("leak-growing", argc, argv, WL_STACK, &o);
 
     pthread_attr_t attr;
-    long stack_kib;
-    int err = wl_thread_attr(&attr, o.stack_kib, &stack_kib);
-    if (err) {
-        fprintf(stderr, "%s: stack size %ld KiB: %s\n", wl_name, o.stack_kib, strerror(err));
-        return 2;
-    }
+    long stack_kib = wl_thread_attr_or_exit(&attr, o.stack_kib);
+    int err;
     /* Detached: the leak here is the live thread, not an unjoined stack. */
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
     wl_start_line(&o, "stack-kib %ld thread-name %s", stack_kib, THREAD_NAME);

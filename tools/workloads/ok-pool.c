@@ -49,12 +49,8 @@ int main(int argc, char **argv)
     wl_begin("ok-pool", argc, argv, WL_STACK | WL_THREADS, &o);
 
     pthread_attr_t attr;
-    long stack_kib;
-    int err = wl_thread_attr(&attr, o.stack_kib, &stack_kib);
-    if (err) {
-        fprintf(stderr, "%s: stack size %ld KiB: %s\n", wl_name, o.stack_kib, strerror(err));
-        return 2;
-    }
+    long stack_kib = wl_thread_attr_or_exit(&attr, o.stack_kib);
+    int err;
     wl_start_line(&o, "stack-kib %ld threads %ld thread-name %s", stack_kib, o.threads,
                   THREAD_NAME);
 

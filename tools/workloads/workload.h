@@ -245,4 +245,17 @@ static inline int wl_thread_attr(pthread_attr_t *attr, long stack_kib, long *eff
     return 0;
 }
 
+/* wl_thread_attr for main(): a stack size the C library refuses is a usage error (exit 2). Returns the stack
+ * size threads will really get, in KiB. */
+static inline long wl_thread_attr_or_exit(pthread_attr_t *attr, long stack_kib)
+{
+    long effective_kib;
+    int err = wl_thread_attr(attr, stack_kib, &effective_kib);
+    if (err) {
+        fprintf(stderr, "%s: stack size %ld KiB: %s\n", wl_name, stack_kib, strerror(err));
+        exit(2);
+    }
+    return effective_kib;
+}
+
 #endif
