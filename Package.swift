@@ -12,7 +12,8 @@ let package = Package(
         .library(name: "FieldBundle", targets: ["FieldBundle"]),
     ],
     dependencies: [
-        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
     ],
     targets: [
         // C libraries.
@@ -23,8 +24,9 @@ let package = Package(
             providers: [.apt(["libzstd-dev"])]
         ),
 
-        // Our own C: hardware CRC-32C where the CPU has it.
+        // Our own C: hardware CRC-32C where the CPU has it; one HTTP PUT through the system's libcurl.
         .target(name: "CFieldCRC", path: "Sources/CFieldCRC"),
+        .target(name: "CFieldHTTP", path: "Sources/CFieldHTTP", linkerSettings: [.linkedLibrary("curl")]),
 
         // Device side (no Foundation).
         .target(name: "FieldModel", path: "Sources/FieldModel"),
@@ -34,7 +36,7 @@ let package = Package(
         .target(name: "FieldSylixOS", dependencies: ["FieldModel", "FieldSystem"], path: "Backends/SylixOS"),
         .target(
             name: "FieldAgent",
-            dependencies: ["FieldModel", "FieldSystem", "FieldBundle", "FieldLinux", "FieldSylixOS"],
+            dependencies: ["FieldModel", "FieldSystem", "FieldBundle", "FieldLinux", "FieldSylixOS", "CFieldHTTP"],
             path: "Sources/FieldAgent"
         ),
         .executableTarget(name: "fieldagent", dependencies: ["FieldAgent"], path: "Sources/fieldagent"),
@@ -45,7 +47,11 @@ let package = Package(
             dependencies: ["FieldModel", "FieldBundle", "FieldLinux", "FieldSylixOS"],
             path: "Sources/FieldAnalysis"
         ),
-        .target(name: "FieldCollector", dependencies: ["FieldBundle"], path: "Sources/FieldCollector"),
+        .target(
+            name: "FieldCollector",
+            dependencies: ["FieldBundle", .product(name: "Hummingbird", package: "hummingbird")],
+            path: "Sources/FieldCollector"
+        ),
         .executableTarget(
             name: "fieldctl",
             dependencies: [

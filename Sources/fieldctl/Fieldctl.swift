@@ -3,10 +3,10 @@ import FieldBundle
 
 /// The host tool: decode, and later analyze, compare and serve.
 @main
-struct Fieldctl: ParsableCommand {
+struct Fieldctl: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "fieldctl",
-        abstract: "Open, check and analyze bundles written by fieldagent.",
+        abstract: "Open, check, analyze and collect bundles written by fieldagent.",
         discussion: """
             Bundles are zstd-compressed record streams (docs/bundle-format.md).
 
@@ -16,7 +16,7 @@ struct Fieldctl: ParsableCommand {
             64 the command line is wrong. With several bundles the highest code wins.
             """,
         version: "0.1.0",
-        subcommands: [Decode.self, Analyze.self, Compare.self]
+        subcommands: [Decode.self, Analyze.self, Compare.self, Serve.self, Devices.self]
     )
 }
 

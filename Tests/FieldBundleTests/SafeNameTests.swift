@@ -1,4 +1,4 @@
-import FieldCollector
+import FieldBundle
 import Testing
 
 @Suite struct SafeNameTests {

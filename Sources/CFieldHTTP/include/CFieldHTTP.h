@@ -1,0 +1,51 @@
+// One HTTP PUT of a file through libcurl, with plain C types so that Swift needs none of curl's variadic API.
+#ifndef CFIELDHTTP_H
+#define CFIELDHTTP_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/// What to send. Strings are NUL-terminated; optional ones may be NULL.
+typedef struct {
+    const char *url;            ///< full URL of the resource
+    const char *authorization;  ///< value of the Authorization header, or NULL
+    const char *digest;         ///< value of the Content-Digest header, or NULL
+    const char *ca_file;        ///< PEM file of trusted CAs instead of the system's, or NULL
+    const char *user_agent;     ///< User-Agent value, or NULL
+    int fd;                     ///< file to send, read with pread from offset 0
+    int64_t size;               ///< bytes to send
+    long connect_timeout_s;     ///< give up connecting after this long
+    long stall_timeout_s;       ///< give up when less than 1 byte/s moved for this long
+    long max_time_s;            ///< give up on the whole request after this long (0: no limit)
+    uint64_t deadline_mono_ns;  ///< abort once CLOCK_MONOTONIC passes this (0: none)
+} field_http_put;
+
+/// What came back.
+typedef struct {
+    long status;         ///< HTTP status, 0 when no response arrived
+    int curl_code;       ///< 0 when the exchange completed (whatever the status)
+    char error[256];     ///< curl's explanation when curl_code != 0
+    char body[512];      ///< the start of the response body, NUL-terminated
+} field_http_result;
+
+/// Initialises libcurl once per process, before any thread uses it. Returns 0 on success.
+int field_http_global_init(void);
+
+/// A reusable connection handle (keeps connections open between requests), or NULL.
+void *field_http_new(void);
+void field_http_free(void *handle);
+
+/// Sends one PUT; fills `result`.
+void field_http_put_file(void *handle, const field_http_put *request, field_http_result *result);
+
+/// The libcurl version string, for logs.
+const char *field_http_version(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

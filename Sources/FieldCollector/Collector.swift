@@ -1,0 +1,298 @@
+import FieldBundle
+import Foundation
+import Hummingbird
+import HTTPTypes
+import Logging
+import NIOCore
+
+/// Settings of `fieldctl serve`.
+public struct CollectorConfiguration: Sendable {
+    public var host: String
+    public var port: Int
+    public var storeDirectory: String
+    public var tokens: Tokens
+    /// Larger uploads are refused with 413.
+    public var maxBundleBytes: UInt64
+    /// Called once the server listens, with the bound address (the port is the real one when 0 was asked for).
+    public var onListening: @Sendable (String) -> Void
+
+    public init(
+        host: String, port: Int, storeDirectory: String, tokens: Tokens, maxBundleBytes: UInt64 = 64 << 20,
+        onListening: @escaping @Sendable (String) -> Void = { _ in }
+    ) {
+        self.host = host
+        self.port = port
+        self.storeDirectory = storeDirectory
+        self.tokens = tokens
+        self.maxBundleBytes = maxBundleBytes
+        self.onListening = onListening
+    }
+}
+
+/// The request context: Hummingbird's core storage plus the peer's address for the request log.
+public struct CollectorContext: RequestContext {
+    public var coreContext: CoreRequestContextStorage
+    public let peer: String
+
+    public init(source: ApplicationRequestContextSource) {
+        coreContext = .init(source: source)
+        peer = source.channel.remoteAddress.flatMap { $0.ipAddress } ?? "-"
+    }
+}
+
+/// The collector: `PUT /v1/devices/{device}/bundles/{name}` stores a bundle, `GET /v1/health` answers how it is.
+public struct Collector: HTTPResponder {
+    public typealias Context = CollectorContext
+
+    let store: Store
+    let tokens: Tokens
+    let maxBundleBytes: UInt64
+    let log: @Sendable (String) -> Void
+
+    public init(store: Store, tokens: Tokens, maxBundleBytes: UInt64, log: @escaping @Sendable (String) -> Void) {
+        self.store = store
+        self.tokens = tokens
+        self.maxBundleBytes = maxBundleBytes
+        self.log = log
+    }
+
+    /// Runs until SIGTERM or SIGINT, then finishes the requests in flight and returns.
+    public static func run(_ config: CollectorConfiguration, log: @escaping @Sendable (String) -> Void) async throws {
+        let store = try Store(root: config.storeDirectory)
+        for note in store.loadNotes { log("store: \(note)") }
+        let collector = Collector(store: store, tokens: config.tokens, maxBundleBytes: config.maxBundleBytes, log: log)
+        let counts = await store.counts()
+        let devices = config.tokens.devices.count
+        let app = Application(
+            responder: collector,
+            configuration: .init(address: .hostname(config.host, port: config.port), serverName: "fieldctl"),
+            onServerRunning: { channel in
+                let address = channel.localAddress.map { "\($0.ipAddress ?? config.host):\($0.port ?? config.port)" } ?? "?"
+                log("listening on \(address), store \(config.storeDirectory) (\(counts.bundles) bundles of \(counts.devices) devices), \(devices) devices allowed")
+                config.onListening(address)
+            },
+            logger: Logger(label: "fieldctl.serve", factory: { _ in SwiftLogNoOpLogHandler() })
+        )
+        try await app.runService()
+        log("stopped")
+    }
+
+    // MARK: Responding
+
+    public func respond(to request: Request, context: CollectorContext) async throws -> Response {
+        let start = ContinuousClock.now
+        var outcome: Outcome
+        do {
+            outcome = try await route(request)
+        } catch {
+            outcome = Outcome(.internalServerError, "internal error: \(error)")
+        }
+        let ms = Double((ContinuousClock.now - start).components.attoseconds / 10_000_000_000_000) / 100
+            + Double((ContinuousClock.now - start).components.seconds) * 1000
+        log(
+            "\(context.peer) \(request.method) \(Self.printable(request.uri.path)) \(outcome.status.code) \(outcome.bytes)B \(String(format: "%.1f", ms))ms"
+                + (outcome.note.isEmpty ? "" : " \(outcome.note)"))
+        return outcome.response
+    }
+
+    /// A response and what the log line says about it.
+    struct Outcome {
+        var status: HTTPResponse.Status
+        var message: String
+        var bytes: UInt64 = 0
+        var note = ""
+        var close = false
+
+        init(_ status: HTTPResponse.Status, _ message: String, bytes: UInt64 = 0, close: Bool = false) {
+            self.status = status
+            self.message = message
+            self.bytes = bytes
+            self.close = close
+            if status.code >= 400 { note = message }
+        }
+
+        var response: Response {
+            let key = status.code < 300 ? "status" : "error"
+            let body = "{\"\(key)\":\(Self.jsonString(message))}\n"
+            var headers: HTTPFields = [.contentType: "application/json"]
+            if close { headers[.connection] = "close" }
+            return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: body)))
+        }
+
+        static func jsonString(_ s: String) -> String {
+            var out = "\""
+            for u in s.unicodeScalars {
+                switch u {
+                case "\"": out += "\\\""
+                case "\\": out += "\\\\"
+                case _ where u.value < 0x20: out += String(format: "\\u%04x", u.value)
+                default: out.unicodeScalars.append(u)
+                }
+            }
+            return out + "\""
+        }
+    }
+
+    /// A path as it may appear in a log line: control characters and spaces escaped, at most 300 characters.
+    static func printable(_ s: String) -> String {
+        var out = ""
+        for u in s.unicodeScalars.prefix(300) {
+            if u.value <= 0x20 || u.value == 0x7F { out += String(format: "%%%02X", u.value) } else { out.unicodeScalars.append(u) }
+        }
+        return out
+    }
+
+    func route(_ request: Request) async throws -> Outcome {
+        let parts = request.uri.path.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
+        if parts == ["", "v1", "health"] {
+            guard request.method == .get || request.method == .head else { return Outcome(.methodNotAllowed, "use GET") }
+            let c = await store.counts()
+            return Outcome(.ok, "ok: \(c.devices) devices, \(c.bundles) bundles")
+        }
+        guard parts.count == 6, parts[0] == "", parts[1] == "v1", parts[2] == "devices", parts[4] == "bundles" else {
+            return Outcome(.notFound, "no such resource: uploads go to PUT /v1/devices/DEVICE/bundles/NAME.zst")
+        }
+        guard request.method == .put else { return Outcome(.methodNotAllowed, "use PUT to upload a bundle") }
+        let device = parts[3]
+        let name = parts[5]
+        // Credentials before anything else, so that an unauthenticated client learns nothing about the store.
+        switch tokens.check(authorization: request.headers[.authorization], device: device) {
+        case .missing: return Outcome(.unauthorized, "an Authorization: Bearer TOKEN header is required", close: true)
+        case .wrong: return Outcome(.forbidden, "this token may not upload for device '\(device)'", close: true)
+        case .allowed: break
+        }
+        guard SafeName.isSafe(device) else { return Outcome(.badRequest, "the device id is not a plain name", close: true) }
+        guard SafeName.isSafe(name), name.hasSuffix(".zst") else {
+            return Outcome(.badRequest, "the bundle name must be a plain name ending in .zst (A-Z a-z 0-9 . _ -)", close: true)
+        }
+        guard let digestHeader = request.headers[HTTPField.Name("Content-Digest")!],
+              let digest = ContentDigest.sha256(fromHeader: digestHeader), digest.count == 32
+        else {
+            return Outcome(.badRequest, "a Content-Digest: sha-256=:BASE64: header is required", close: true)
+        }
+        if let length = request.headers[.contentLength].flatMap({ UInt64($0) }), length > maxBundleBytes {
+            return Outcome(.contentTooLarge, "the bundle is \(length) bytes; this collector takes at most \(maxBundleBytes)", close: true)
+        }
+        if let existing = await store.lookup(device: device, name: name) {
+            return sameOrConflict(existing, digest: digest, name: name)
+        }
+        return try await receive(request, device: device, name: name, digest: digest)
+    }
+
+    func sameOrConflict(_ existing: StoredBundle, digest: [UInt8], name: String) -> Outcome {
+        if existing.sha256 == ContentDigest.hex(digest) {
+            var o = Outcome(.ok, "already stored: \(name)", bytes: existing.bytes)
+            o.note = "already stored"
+            return o
+        }
+        return Outcome(.conflict, "a different bundle named \(name) is already stored for this device", close: true)
+    }
+
+    /// Streams the body into a temporary file, checks it, and renames it into place.
+    func receive(_ request: Request, device: String, name: String, digest: [UInt8]) async throws -> Outcome {
+        let dir = store.root + "/" + device
+        if mkdir(dir, 0o755) != 0 && errno != EEXIST {
+            return errno == ENOSPC
+                ? Outcome(.insufficientStorage507, "the collector's disk is full", close: true)
+                : Outcome(.internalServerError, "cannot create \(device)'s directory: \(String(cString: strerror(errno)))", close: true)
+        }
+        let file: DurableFile
+        do {
+            file = try DurableFile(temporaryPath: "\(dir)/.\(name).\(UInt64.random(in: 0...UInt64.max)).part")
+        } catch {
+            return storageFailure(error)
+        }
+        var hasher = SHA256()
+        var total: UInt64 = 0
+        do {
+            for try await chunk in request.body {
+                total += UInt64(chunk.readableBytes)
+                if total > maxBundleBytes {
+                    file.discard()
+                    return Outcome(.contentTooLarge, "the bundle exceeds \(maxBundleBytes) bytes", close: true)
+                }
+                try chunk.withUnsafeReadableBytes { (b: UnsafeRawBufferPointer) throws(BundleError) in
+                    hasher.update(b)
+                    try file.write(b)
+                }
+            }
+        } catch let error as BundleError {
+            file.discard()
+            return storageFailure(error)
+        } catch {
+            file.discard()
+            return Outcome(.badRequest, "the upload was cut off: \(error)", close: true)
+        }
+        let got = hasher.finish()
+        guard Tokens.constantTimeEqual(got, digest) else {
+            file.discard()
+            return Outcome(
+                .badRequest, "Content-Digest does not match the \(total) bytes received (sha-256 \(ContentDigest.hex(got)))", close: true)
+        }
+        // Syncing, reading back and renaming block: off the server's threads.
+        let finalPath = "\(dir)/\(name)"
+        let received = total
+        let result: Result<StoredBundle, StoreFailure> = await Self.blocking {
+            switch Store.inspect(path: file.temporaryPath, device: device, sha256: got) {
+            case .failure(let why):
+                file.discard()
+                return .failure(.invalid(why.message))
+            case .success(var entry):
+                entry.name = name
+                entry.bytes = received
+                entry.received = Date().timeIntervalSince1970
+                do throws(BundleError) {
+                    try file.commit(as: finalPath, replace: false)
+                } catch {
+                    return .failure(error.errno == EEXIST ? .exists : .io(error))
+                }
+                return .success(entry)
+            }
+        }
+        switch result {
+        case .success(let entry):
+            do { try await store.record(device: device, entry) } catch { log("index: \(error)") }
+            return Outcome(.created, "stored \(device)/\(name)", bytes: total)
+        case .failure(.invalid(let why)):
+            return Outcome(.unprocessableContent, "the bundle is not valid: \(why)")
+        case .failure(.exists):
+            // Another upload of the same name won the race.
+            if let existing = Store.inspect(path: finalPath, device: device).success {
+                return sameOrConflict(existing, digest: digest, name: name)
+            }
+            return Outcome(.conflict, "a different file named \(name) is already stored for this device")
+        case .failure(.io(let error)):
+            return storageFailure(error)
+        }
+    }
+
+    enum StoreFailure: Error {
+        case invalid(String)
+        case exists
+        case io(BundleError)
+    }
+
+    func storageFailure(_ error: BundleError) -> Outcome {
+        if error.errno == ENOSPC || error.errno == EDQUOT {
+            return Outcome(.insufficientStorage507, "the collector's disk is full; nothing was stored", close: true)
+        }
+        return Outcome(.internalServerError, "cannot store the bundle: \(error.message)", close: true)
+    }
+
+    /// Runs blocking file work on a Dispatch thread and waits for it.
+    static func blocking<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
+        await withCheckedContinuation { c in DispatchQueue.global().async { c.resume(returning: work()) } }
+    }
+}
+
+extension HTTPResponse.Status {
+    /// 507 (RFC 4918), which HTTPTypes does not name.
+    static let insufficientStorage507 = HTTPResponse.Status(code: 507, reasonPhrase: "Insufficient Storage")
+}
+
+extension Result {
+    var success: Success? {
+        if case .success(let s) = self { return s }
+        return nil
+    }
+}

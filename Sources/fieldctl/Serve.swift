@@ -1,0 +1,128 @@
+import ArgumentParser
+import FieldCollector
+import Foundation
+
+extension Fieldctl {
+    struct Serve: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Collect bundles that agents upload (fieldagent --upload URL).",
+            discussion: """
+                Agents send PUT /v1/devices/DEVICE/bundles/NAME.zst with Authorization: Bearer TOKEN and \
+                Content-Digest: sha-256=:BASE64:. Each bundle is written to a temporary file, synced, checked \
+                against its digest, read through to its end, and renamed to DIR/DEVICE/NAME.zst; DIR/DEVICE/index.jsonl \
+                lists what is stored. Uploading the same bundle again answers 200 and stores it once.
+
+                Answers: 201 stored; 200 already stored; 400 bad name, missing or wrong digest; 401 no token; 403 \
+                wrong token for the device; 409 another bundle of that name is stored; 413 too large; 422 damaged \
+                bundle, or written by another device; 507 the disk is full (nothing half-written is kept). \
+                GET /v1/health answers 200 while the collector runs.
+
+                TOKENS has one 'DEVICE_ID TOKEN' line per device (tokens of at least 16 characters; # comments). \
+                It must not be readable by group or others (chmod 600). One log line per request goes to standard \
+                output. SIGTERM or SIGINT stops accepting, finishes the uploads in flight and exits 0.
+                """
+        )
+
+        @Option(help: "Address and port to listen on, HOST:PORT (port 0 picks a free one and logs it).")
+        var listen: String = "127.0.0.1:8470"
+
+        @Option(help: "Directory of the store (created if missing).")
+        var store: String
+
+        @Option(help: "File of 'DEVICE_ID TOKEN' lines, mode 600.")
+        var tokens: String
+
+        @Option(help: "Refuse bundles larger than this many bytes (413).")
+        var maxBundleBytes: UInt64 = 64 << 20
+
+        @Option(help: "Also write the listening address (HOST:PORT) to this file once the server is up.")
+        var addressFile: String?
+
+        func run() async throws {
+            guard let colon = listen.lastIndex(of: ":"), let port = Int(listen[listen.index(after: colon)...]), (0...65535).contains(port) else {
+                throw ValidationError("--listen wants HOST:PORT such as 127.0.0.1:8470, not '\(listen)'")
+            }
+            var host = String(listen[..<colon])
+            if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+            let table: Tokens
+            do { table = try Tokens.load(path: tokens) } catch { throw ValidationError("\(error)") }
+            let addressFile = self.addressFile
+            let config = CollectorConfiguration(
+                host: host, port: port, storeDirectory: store, tokens: table, maxBundleBytes: maxBundleBytes,
+                onListening: { address in
+                    if let f = addressFile { try? (address + "\n").write(toFile: f, atomically: true, encoding: .utf8) }
+                })
+            do {
+                try await Collector.run(config) { line in Self.log(line) }
+            } catch let error as CollectorError {
+                FileHandle.standardError.write(Data("fieldctl serve: \(error.message)\n".utf8))
+                throw ExitCode(1)
+            } catch {
+                FileHandle.standardError.write(Data("fieldctl serve: \(error)\n".utf8))
+                throw ExitCode(1)
+            }
+        }
+
+        static func log(_ line: String) {
+            let stamp = ISO8601DateFormatter.string(from: Date(), timeZone: TimeZone(identifier: "UTC")!, formatOptions: [.withInternetDateTime])
+            // One write per line: lines of concurrent requests never interleave, and nothing waits in a buffer.
+            FileHandle.standardOutput.write(Data("\(stamp) \(line)\n".utf8))
+        }
+    }
+
+    struct Devices: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "List the devices in a collector's store, from its index.",
+            discussion: "Reads DIR/DEVICE/index.jsonl (bundles the index lacks are read and shown too; nothing is written)."
+        )
+
+        enum Format: String, ExpressibleByArgument, CaseIterable { case text, json }
+
+        @Option(help: "Directory of the store (as given to fieldctl serve --store).")
+        var store: String
+
+        @Option(help: "Output: text (a table) or json (one object per device).")
+        var format: Format = .text
+
+        func run() async throws {
+            let s: Store
+            do { s = try Store(root: store, repair: false) } catch { throw ValidationError("\(error)") }
+            for note in s.loadNotes { FileHandle.standardError.write(Data("fieldctl: \(note)\n".utf8)) }
+            let devices = await s.devices()
+            switch format {
+            case .json:
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+                FileHandle.standardOutput.write(try encoder.encode(devices))
+                print()
+            case .text:
+                guard !devices.isEmpty else {
+                    print("no devices in \(store)")
+                    return
+                }
+                var rows = [["DEVICE", "OS", "BUNDLES", "SIZE", "SAMPLES", "FIRST SAMPLE", "LAST SAMPLE", "LAST UPLOAD"]]
+                for d in devices {
+                    rows.append([
+                        d.device, d.backend ?? "-", String(d.bundles), Self.size(d.bytes), String(d.samples),
+                        Self.time(d.firstWallNanos.map { Double($0) / 1e9 }), Self.time(d.lastWallNanos.map { Double($0) / 1e9 }),
+                        Self.time(d.lastReceived),
+                    ])
+                }
+                let widths = (0..<rows[0].count).map { c in rows.map { $0[c].count }.max() ?? 0 }
+                for r in rows {
+                    print(r.enumerated().map { $1.padding(toLength: widths[$0], withPad: " ", startingAt: 0) }.joined(separator: "  "))
+                }
+            }
+        }
+
+        static func size(_ b: UInt64) -> String {
+            b >= 1 << 20 ? String(format: "%.1f MiB", Double(b) / 1048576) : b >= 1024 ? String(format: "%.1f KiB", Double(b) / 1024) : "\(b) B"
+        }
+
+        static func time(_ seconds: Double?) -> String {
+            guard let s = seconds else { return "-" }
+            return ISO8601DateFormatter.string(
+                from: Date(timeIntervalSince1970: s), timeZone: TimeZone(identifier: "UTC")!, formatOptions: [.withInternetDateTime])
+        }
+    }
+}
