@@ -53,8 +53,10 @@ static uint64_t monotonic_ns(void) {
 
 static int check_deadline(void *context, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow) {
     (void)dltotal; (void)dlnow; (void)ultotal; (void)ulnow;
-    const uint64_t *deadline = context;
-    return (*deadline != 0 && monotonic_ns() >= *deadline) ? 1 : 0;
+    const volatile uint64_t *deadline = context;
+    if (!deadline) return 0;
+    uint64_t at = *deadline;
+    return (at != 0 && monotonic_ns() >= at) ? 1 : 0;
 }
 
 int field_http_global_init(void) {
@@ -81,7 +83,6 @@ void field_http_put_file(void *handle, const field_http_put *req, field_http_res
 
     upload_source src = {req->fd, 0, req->size};
     response_sink sink = {res->body, sizeof res->body, 0};
-    uint64_t deadline = req->deadline_mono_ns;
     struct curl_slist *headers = NULL;
     char line[1024];
     if (req->authorization) {
@@ -113,7 +114,7 @@ void field_http_put_file(void *handle, const field_http_put *req, field_http_res
     curl_easy_setopt(curl, CURLOPT_TIMEOUT, req->max_time_s);
     curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
     curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, check_deadline);
-    curl_easy_setopt(curl, CURLOPT_XFERINFODATA, &deadline);
+    curl_easy_setopt(curl, CURLOPT_XFERINFODATA, (void *)req->deadline_mono_ns);
     curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 1L);
     curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 2L);

@@ -1,3 +1,4 @@
+import FieldBundle
 import FieldSystem
 
 /// The agent's settings, from a config file and the command line (the command line wins).
@@ -28,6 +29,23 @@ public struct AgentOptions: Sendable {
     public var deviceID: String?
     /// Deep files are read at least every this many intervals.
     public var deepEvery: UInt32 = 10
+    /// Collector base URL (`http://host:port` or `https://...`); nil keeps bundles in the spool.
+    public var upload: String?
+    /// File holding the bearer token for the collector.
+    public var tokenFile: String?
+    /// PEM file of the CA(s) to trust for the collector instead of the system's.
+    public var caFile: String?
+    /// Directory on a mounted medium to copy closed bundles into (`DIR/<device-id>/`).
+    public var copyTo: String?
+    /// Seconds to wait for a connection to the collector.
+    public var connectTimeout = 10.0
+    /// Seconds an upload may make no progress before it is abandoned.
+    public var stallTimeout = 30.0
+    /// First and longest wait between failed delivery attempts, seconds (doubling, with jitter).
+    public var retryMin = 1.0
+    public var retryMax = 300.0
+    /// On a clean stop, at most this many seconds for a last attempt to deliver closed bundles.
+    public var finalUploadSeconds = 5.0
 
     /// Defaults.
     public init() {}
@@ -54,6 +72,19 @@ public struct AgentOptions: Sendable {
           --device-id ID                device name in bundles and file names (default: machine id, else host name)
           --deep-every N                read deep files (maps, thread names...) at least every N intervals; between
                                         those, only when a cheap signal changed (default: 10)
+          --upload URL                  send closed bundles to a collector (fieldctl serve) at URL, http:// or
+                                        https://, oldest first; a bundle leaves the spool once acknowledged
+          --token-file FILE             file holding this device's token for the collector (required with --upload)
+          --ca-file FILE                trust the CA certificates in this PEM file for https:// instead of the
+                                        system's (certificates are always verified)
+          --copy-to DIR                 copy closed bundles into DIR/DEVICE-ID/ (a mounted USB stick or share);
+                                        DIR must exist; with --upload too, a bundle leaves the spool once both have it
+          --connect-timeout SECONDS     give up connecting to the collector after this long (default: 10)
+          --stall-timeout SECONDS       abandon an upload that moves no data for this long (default: 30)
+          --retry-min SECONDS           first wait after a failed delivery; it doubles per failure (default: 1)
+          --retry-max SECONDS           longest wait between delivery attempts (default: 300)
+          --final-upload-seconds N      on SIGTERM/SIGINT, try to deliver closed bundles for at most N seconds
+                                        before exiting (default: 5)
           --config FILE                 read the same settings from FILE: one per line, "name value" or
                                         "name = value", names without the dashes, # starts a comment
           --help                        show this text
@@ -61,6 +92,11 @@ public struct AgentOptions: Sendable {
         Sizes accept K, M and G suffixes (powers of 1024). A bundle is written as NAME.zst.open and renamed to
         NAME.zst when closed; after a crash the .open file holds every finished sample, and the next start
         closes it. SIGTERM and SIGINT close the current bundle and exit 0.
+
+        Uploads run beside sampling and never delay it. While the collector is unreachable, bundles wait in the
+        spool (the quota still applies) and attempts back off; a restart resumes with what the spool holds. A
+        bundle the collector refuses for good (damaged, too large, bad name: HTTP 400, 409, 413, 422) is renamed
+        NAME.zst.rejected, kept, reported in the next bundle's loss record, and not sent again.
         """
 
     /// Parses arguments (without the program name); `--config` files are read where they appear.
@@ -88,7 +124,20 @@ public struct AgentOptions: Sendable {
             }
             i += 1
         }
+        try o.validate()
         return o
+    }
+
+    /// Checks settings that only make sense together.
+    func validate() throws(AgentError) {
+        if upload != nil && tokenFile == nil {
+            throw AgentError("--upload needs --token-file FILE (the collector refuses uploads without a token)")
+        }
+        if upload == nil {
+            for (flag, set) in [("--token-file", tokenFile != nil), ("--ca-file", caFile != nil)] where set {
+                throw AgentError("\(flag) only makes sense with --upload URL")
+            }
+        }
     }
 
     /// Reads a config file of `name value` lines.
@@ -157,10 +206,28 @@ public struct AgentOptions: Sendable {
             }
             match = v
         case "device-id":
-            guard !v.isEmpty, v.utf8.count <= 128, v.utf8.allSatisfy({ $0 > 0x20 && $0 != UInt8(ascii: "/") && $0 < 0x7F }) else {
-                throw AgentError("\(source): a device id is 1-128 printable characters without spaces or '/'")
+            guard SafeName.isSafe(v) else {
+                throw AgentError("\(source): a device id is 1-128 of A-Z a-z 0-9 . _ - and does not start with a dot, not '\(v)'")
             }
             deviceID = v
+        case "upload":
+            guard v.hasPrefix("http://") || v.hasPrefix("https://"), v.count > 8 else {
+                throw AgentError("\(source) wants a collector URL starting with http:// or https://, not '\(v)'")
+            }
+            upload = v
+        case "token-file": tokenFile = v
+        case "ca-file": caFile = v
+        case "copy-to": copyTo = v
+        case "connect-timeout", "stall-timeout", "retry-min", "retry-max", "final-upload-seconds":
+            let d = try number()
+            guard d > 0 || name == "final-upload-seconds" else { throw AgentError("\(source) must be more than 0") }
+            switch name {
+            case "connect-timeout": connectTimeout = d
+            case "stall-timeout": stallTimeout = d
+            case "retry-min": retryMin = d
+            case "retry-max": retryMax = d
+            default: finalUploadSeconds = d
+            }
         case "deep-every":
             guard let n = UInt32(v), n > 0 else { throw AgentError("\(source) wants a positive whole number, not '\(v)'") }
             deepEvery = n

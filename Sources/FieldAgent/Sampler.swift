@@ -1,3 +1,4 @@
+import CFieldHTTP
 import FieldBundle
 import FieldModel
 import FieldSystem
@@ -25,7 +26,11 @@ struct Sampler {
     private var writer: BundleWriter?
     private var bundleSequence: UInt64 = 0
     private var bundleStartMono: UInt64 = 0
-    private var pendingLoss: LossReport?
+    /// Losses to record at the start of the next bundle, one report per reason.
+    private var pendingLosses: [LossReport] = []
+    /// The delivery thread and what it shares with this one, when uploading or copying.
+    private let link = DeliveryLink()
+    private var delivery: Delivery?
     private var schedule: DeepSchedule
     private var kernelLog: RecordDevice?
     private var sampleSequence: UInt64 = 0
@@ -80,6 +85,12 @@ struct Sampler {
             }
         }
         AgentCommand.installSignalHandlers()
+        if options.upload != nil || options.copyTo != nil {
+            if options.upload != nil && field_http_global_init() != 0 { throw AgentError("libcurl could not be initialised") }
+            let d = Delivery(options: options, spool: spool, link: link)
+            try d.start()
+            delivery = d
+        }
         let startMono = Clock.monotonicNanos()
         let stopAt = options.duration.map { startMono + UInt64($0 * 1e9) }
         var next = startMono
@@ -108,6 +119,10 @@ struct Sampler {
                 try w.append(stats)
             }
             sampleSequence += 1
+            let rejected = link.takeRejected()
+            if !rejected.isEmpty {
+                noteLoss(reason: "rejected-by-collector", names: rejected.map(\.name), bytes: rejected.reduce(0) { $0 + $1.bytes })
+            }
             if let w = writer,
                Clock.monotonicNanos() - bundleStartMono >= UInt64(options.bundleSeconds * 1e9) || w.compressedBytes >= options.bundleBytes {
                 closeBundle(reason: "rotation")
@@ -122,6 +137,7 @@ struct Sampler {
             Self.sleep(until: next)
         }
         closeBundle(reason: "shutdown")
+        delivery?.stop(within: options.finalUploadSeconds)
     }
 
     // MARK: Bundles
@@ -140,10 +156,8 @@ struct Sampler {
             writer = w
             bundleSequence += 1
             bundleStartMono = mono
-            if let loss = pendingLoss {
-                try w.append(loss)
-                pendingLoss = nil
-            }
+            for loss in pendingLosses { try w.append(loss) }
+            pendingLosses = []
         } catch {
             report("cannot start a bundle: \(error.message)")
             if error.errno == ENOSPC { makeRoom() }
@@ -155,12 +169,7 @@ struct Sampler {
     private mutating func makeRoom() {
         guard let dropped = spool.dropOldest() else { return }
         droppedBytes += dropped.bytes
-        var loss = pendingLoss ?? LossReport(
-            wallNanos: Clock.wallNanos(), monoNanos: Clock.monotonicNanos(), reason: "disk-full", bundles: 0, bytes: 0, names: [])
-        loss.bundles += 1
-        loss.bytes += dropped.bytes
-        loss.names.append(dropped.name)
-        pendingLoss = loss
+        noteLoss(reason: "disk-full", names: [dropped.name], bytes: dropped.bytes)
         printError("fieldagent: disk full: dropped \(dropped.name)")
     }
 
@@ -170,6 +179,7 @@ struct Sampler {
         do {
             let path = try w.close(reason: reason, wallNanos: Clock.wallNanos(), monoNanos: Clock.monotonicNanos())
             if reason == "shutdown" { print("fieldagent: wrote \(path) (\(sampleSequence) samples in this run)") }
+            link.wake()
         } catch {
             report("cannot close \(w.openPath): \(error.message) (the next start recovers it)")
         }
@@ -178,16 +188,26 @@ struct Sampler {
 
     /// Keeps the spool within its quota; what is dropped goes into a loss record in the next bundle.
     private mutating func dropForQuota(extraBytes: UInt64) {
-        let dropped = spool.enforceQuota(maxBytes: options.spoolMaxBytes, extraBytes: extraBytes + options.bundleBytes)
+        let dropped = spool.enforceQuota(
+            maxBytes: options.spoolMaxBytes, extraBytes: extraBytes + options.bundleBytes, sparing: delivery == nil ? nil : link.inFlight)
         guard !dropped.names.isEmpty else { return }
         droppedBytes += dropped.bytes
-        var loss = pendingLoss ?? LossReport(
-            wallNanos: Clock.wallNanos(), monoNanos: Clock.monotonicNanos(), reason: "spool-quota", bundles: 0, bytes: 0, names: [])
-        loss.bundles += UInt64(dropped.names.count)
-        loss.bytes += dropped.bytes
-        loss.names += dropped.names
-        pendingLoss = loss
+        noteLoss(reason: "spool-quota", names: dropped.names, bytes: dropped.bytes)
         printError("fieldagent: spool over \(options.spoolMaxBytes) bytes: dropped \(dropped.names.joined(separator: ", "))")
+    }
+
+    /// Adds to the loss report of that reason that the next bundle starts with.
+    private mutating func noteLoss(reason: String, names: [String], bytes: UInt64) {
+        guard let i = pendingLosses.firstIndex(where: { $0.reason == reason }) else {
+            pendingLosses.append(
+                LossReport(
+                    wallNanos: Clock.wallNanos(), monoNanos: Clock.monotonicNanos(), reason: reason, bundles: UInt64(names.count),
+                    bytes: bytes, names: names))
+            return
+        }
+        pendingLosses[i].bundles += UInt64(names.count)
+        pendingLosses[i].bytes += bytes
+        pendingLosses[i].names += names
     }
 
     /// Runs a write; on failure (full disk, I/O error) abandons the bundle, which the next start recovers, and

@@ -37,7 +37,11 @@ struct Spool {
         var wall = wallNanos
         while true {
             let p = bundlePath(wallNanos: wall, sequence: sequence)
-            if access(p, F_OK) != 0 && access(p + ".open", F_OK) != 0 && access(p + ".crashed", F_OK) != 0 { return p }
+            if access(p, F_OK) != 0 && access(p + ".open", F_OK) != 0 && access(p + ".crashed", F_OK) != 0
+                && access(p + ".rejected", F_OK) != 0
+            {
+                return p
+            }
             wall += 1_000_000
         }
     }
@@ -49,9 +53,12 @@ struct Spool {
 
     /// Drops the oldest closed bundles until the spool (with `extraBytes` still being written) fits the quota.
     /// Returns what was dropped, for the loss record.
-    func enforceQuota(maxBytes: UInt64, extraBytes: UInt64) -> (names: [String], bytes: UInt64) {
-        var bundles = closedBundles()
-        var total = bundles.reduce(extraBytes) { $0 + $1.bytes }
+    /// Bundles the collector refused (`.zst.rejected`) count and go too; `sparing` (the bundle being uploaded) stays.
+    func enforceQuota(maxBytes: UInt64, extraBytes: UInt64, sparing: String? = nil) -> (names: [String], bytes: UInt64) {
+        let all = names().filter { $0.hasSuffix(".zst") || $0.hasSuffix(".zst.rejected") }.sorted()
+            .map { (name: $0, bytes: size(of: directory + "/" + $0)) }
+        var total = all.reduce(extraBytes) { $0 + $1.bytes }
+        var bundles = all.filter { $0.name != sparing }
         var dropped: [String] = []
         var droppedBytes: UInt64 = 0
         while total > maxBytes, !bundles.isEmpty {

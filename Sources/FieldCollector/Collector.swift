@@ -116,6 +116,7 @@ public struct Collector: HTTPResponder {
             let body = "{\"\(key)\":\(Self.jsonString(message))}\n"
             var headers: HTTPFields = [.contentType: "application/json"]
             if close { headers[.connection] = "close" }
+            if status == .unauthorized { headers[.wwwAuthenticate] = "Bearer" }
             return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: body)))
         }
 
@@ -155,15 +156,15 @@ public struct Collector: HTTPResponder {
         guard request.method == .put else { return Outcome(.methodNotAllowed, "use PUT to upload a bundle") }
         let device = parts[3]
         let name = parts[5]
-        // Credentials before anything else, so that an unauthenticated client learns nothing about the store.
+        // Names first (they say nothing about the store), then credentials, before anything touches the disk.
+        guard SafeName.isSafe(device) else { return Outcome(.badRequest, "the device id is not a plain name", close: true) }
+        guard SafeName.isSafe(name), name.hasSuffix(".zst") else {
+            return Outcome(.badRequest, "the bundle name must be a plain name ending in .zst (A-Z a-z 0-9 . _ -)", close: true)
+        }
         switch tokens.check(authorization: request.headers[.authorization], device: device) {
         case .missing: return Outcome(.unauthorized, "an Authorization: Bearer TOKEN header is required", close: true)
         case .wrong: return Outcome(.forbidden, "this token may not upload for device '\(device)'", close: true)
         case .allowed: break
-        }
-        guard SafeName.isSafe(device) else { return Outcome(.badRequest, "the device id is not a plain name", close: true) }
-        guard SafeName.isSafe(name), name.hasSuffix(".zst") else {
-            return Outcome(.badRequest, "the bundle name must be a plain name ending in .zst (A-Z a-z 0-9 . _ -)", close: true)
         }
         guard let digestHeader = request.headers[HTTPField.Name("Content-Digest")!],
               let digest = ContentDigest.sha256(fromHeader: digestHeader), digest.count == 32

@@ -110,7 +110,8 @@ extension Fieldctl {
                 }
                 let widths = (0..<rows[0].count).map { c in rows.map { $0[c].count }.max() ?? 0 }
                 for r in rows {
-                    print(r.enumerated().map { $1.padding(toLength: widths[$0], withPad: " ", startingAt: 0) }.joined(separator: "  "))
+                    let cells = r.enumerated().map { $0 == r.count - 1 ? $1 : $1.padding(toLength: widths[$0], withPad: " ", startingAt: 0) }
+                    print(cells.joined(separator: "  "))
                 }
             }
         }

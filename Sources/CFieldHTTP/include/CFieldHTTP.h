@@ -20,7 +20,7 @@ typedef struct {
     long connect_timeout_s;     ///< give up connecting after this long
     long stall_timeout_s;       ///< give up when less than 1 byte/s moved for this long
     long max_time_s;            ///< give up on the whole request after this long (0: no limit)
-    uint64_t deadline_mono_ns;  ///< abort once CLOCK_MONOTONIC passes this (0: none)
+    const volatile uint64_t *deadline_mono_ns;  ///< abort once CLOCK_MONOTONIC passes *this (0: none); may change during the request, may be NULL
 } field_http_put;
 
 /// What came back.
