@@ -64,7 +64,7 @@ let package = Package(
         // Benchmark harness (tools/bench/run.sh drives it).
         .executableTarget(
             name: "fieldbench",
-            dependencies: ["FieldBundle", "FieldModel", "FieldSystem", "CZstd"],
+            dependencies: ["FieldBundle", "FieldModel", "FieldSystem", "CZstd", "CFieldHTTP"],
             path: "tools/bench/fieldbench"
         ),
 
@@ -76,7 +76,7 @@ let package = Package(
         .testTarget(
             name: "FieldAgentTests", dependencies: ["FieldAgent", "FieldBundle", "FieldModel", "FieldTestKit"],
             path: "Tests/FieldAgentTests"),
-        .testTarget(name: "FieldCollectorTests", dependencies: ["FieldCollector"], path: "Tests/FieldCollectorTests"),
+        .testTarget(name: "FieldCollectorTests", dependencies: ["FieldCollector", "FieldBundle"], path: "Tests/FieldCollectorTests"),
         .testTarget(name: "FieldLinuxTests", dependencies: ["FieldLinux", "FieldModel", "FieldTestKit"], path: "Tests/FieldLinuxTests"),
         .testTarget(name: "FieldSylixOSTests", dependencies: ["FieldSylixOS", "FieldModel", "FieldTestKit"], path: "Tests/FieldSylixOSTests"),
         .testTarget(name: "FieldSystemTests", dependencies: ["FieldSystem", "FieldModel", "FieldTestKit"], path: "Tests/FieldSystemTests"),

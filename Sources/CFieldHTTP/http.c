@@ -51,12 +51,33 @@ static uint64_t monotonic_ns(void) {
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-static int check_deadline(void *context, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow) {
-    (void)dltotal; (void)dlnow; (void)ultotal; (void)ulnow;
-    const volatile uint64_t *deadline = context;
-    if (!deadline) return 0;
-    uint64_t at = *deadline;
-    return (at != 0 && monotonic_ns() >= at) ? 1 : 0;
+typedef struct {
+    const volatile uint64_t *deadline;  // shared with the caller's other thread; 0 means none
+    uint64_t stall_ns;
+    curl_off_t last_moved;              // bytes sent plus received at the last change
+    uint64_t last_change_ns;
+    int why;                            // 1 deadline, 2 stalled
+} watch_state;
+
+// libcurl's own low-speed check averages over several seconds, so a server that takes the whole body and then
+// never answers is noticed late; this watches for any byte moving either way instead.
+static int watch_progress(void *context, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow) {
+    (void)dltotal; (void)ultotal;
+    watch_state *w = context;
+    uint64_t now = monotonic_ns();
+    if (w->deadline) {
+        uint64_t at = *w->deadline;
+        if (at != 0 && now >= at) { w->why = 1; return 1; }
+    }
+    curl_off_t moved = dlnow + ulnow;
+    if (moved != w->last_moved || w->last_change_ns == 0) {
+        w->last_moved = moved;
+        w->last_change_ns = now;
+    } else if (w->stall_ns != 0 && now - w->last_change_ns >= w->stall_ns) {
+        w->why = 2;
+        return 1;
+    }
+    return 0;
 }
 
 int field_http_global_init(void) {
@@ -83,6 +104,7 @@ void field_http_put_file(void *handle, const field_http_put *req, field_http_res
 
     upload_source src = {req->fd, 0, req->size};
     response_sink sink = {res->body, sizeof res->body, 0};
+    watch_state watch = {req->deadline_mono_ns, (uint64_t)req->stall_timeout_s * 1000000000u, -1, 0, 0};
     struct curl_slist *headers = NULL;
     char line[1024];
     if (req->authorization) {
@@ -109,12 +131,10 @@ void field_http_put_file(void *handle, const field_http_put *req, field_http_res
     curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, res->error);
     curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, req->connect_timeout_s);
-    curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
-    curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME, req->stall_timeout_s);
     curl_easy_setopt(curl, CURLOPT_TIMEOUT, req->max_time_s);
     curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
-    curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, check_deadline);
-    curl_easy_setopt(curl, CURLOPT_XFERINFODATA, (void *)req->deadline_mono_ns);
+    curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, watch_progress);
+    curl_easy_setopt(curl, CURLOPT_XFERINFODATA, &watch);
     curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 1L);
     curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 2L);
@@ -132,7 +152,10 @@ void field_http_put_file(void *handle, const field_http_put *req, field_http_res
     curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
     res->status = code == CURLE_OK ? status : 0;
     if (code != CURLE_OK && res->error[0] == 0) snprintf(res->error, sizeof res->error, "%s", curl_easy_strerror(code));
-    if (code == CURLE_ABORTED_BY_CALLBACK) snprintf(res->error, sizeof res->error, "gave up: the shutdown deadline passed");
+    if (code == CURLE_ABORTED_BY_CALLBACK && watch.why == 1)
+        snprintf(res->error, sizeof res->error, "gave up: the shutdown deadline passed");
+    if (code == CURLE_ABORTED_BY_CALLBACK && watch.why == 2)
+        snprintf(res->error, sizeof res->error, "no byte moved for %ld s (stall timeout)", req->stall_timeout_s);
     curl_easy_reset(curl);  // drop the pointers into this stack frame
     curl_slist_free_all(headers);
 }

@@ -186,7 +186,8 @@ final class HTTPDestination: Destination {
         }.filter { $0 != "\n" && $0 != "\r" }
         guard result.curl_code == 0 else {
             let why = withUnsafeBytes(of: result.error) { String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self) }
-            return .retry("\(base) unreachable: \(why)")
+            // 6: name not resolved, 7: nothing listening; anything else failed mid-way.
+            return .retry(result.curl_code == 6 || result.curl_code == 7 ? "\(base) unreachable: \(why)" : "upload to \(base) failed: \(why)")
         }
         switch result.status {
         case 200..<300:

@@ -76,6 +76,7 @@ struct Sampler {
 
     mutating func run() throws(AgentError) {
         for line in spool.recoverLeftovers() { printError("fieldagent: \(line)") }
+        for loss in spool.takePendingLosses() { noteLoss(reason: loss.reason, names: loss.names, bytes: loss.bytes) }
         // Follow the kernel log only on the live system: a fixture proc root has no kernel of its own.
         if options.procRoot == "/proc", let path = backend.kernelLog {
             var failure: Int32 = 0
@@ -138,6 +139,8 @@ struct Sampler {
         }
         closeBundle(reason: "shutdown")
         delivery?.stop(within: options.finalUploadSeconds)
+        // Losses not yet written into a bundle wait in the spool for the next start's first bundle.
+        spool.savePendingLosses(pendingLosses)
     }
 
     // MARK: Bundles
@@ -183,13 +186,14 @@ struct Sampler {
         } catch {
             report("cannot close \(w.openPath): \(error.message) (the next start recovers it)")
         }
-        dropForQuota(extraBytes: 0)
+        // After the last bundle no room is needed for a next one.
+        dropForQuota(extraBytes: 0, reserveNext: reason != "shutdown")
     }
 
     /// Keeps the spool within its quota; what is dropped goes into a loss record in the next bundle.
-    private mutating func dropForQuota(extraBytes: UInt64) {
+    private mutating func dropForQuota(extraBytes: UInt64, reserveNext: Bool = true) {
         let dropped = spool.enforceQuota(
-            maxBytes: options.spoolMaxBytes, extraBytes: extraBytes + options.bundleBytes, sparing: delivery == nil ? nil : link.inFlight)
+            maxBytes: options.spoolMaxBytes, extraBytes: extraBytes + (reserveNext ? options.bundleBytes : 0), sparing: delivery == nil ? nil : link.inFlight)
         guard !dropped.names.isEmpty else { return }
         droppedBytes += dropped.bytes
         noteLoss(reason: "spool-quota", names: dropped.names, bytes: dropped.bytes)

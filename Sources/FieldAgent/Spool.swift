@@ -135,6 +135,46 @@ struct Spool {
         }
     }
 
+    /// Where losses wait between runs: `pending-losses`, lines of `reason bytes name`.
+    private var pendingLossesPath: String { directory + "/pending-losses" }
+
+    /// Keeps losses that no bundle recorded yet (the run ended first) for the next start. Best effort: the file
+    /// is small, and if it cannot be written the log already said what was dropped.
+    func savePendingLosses(_ losses: [LossReport]) {
+        var text = ""
+        for l in losses {
+            let each = l.names.isEmpty ? 0 : l.bytes / UInt64(l.names.count)
+            for n in l.names { text += "\(l.reason) \(each) \(n)\n" }
+        }
+        guard !text.isEmpty else { return }
+        let temp = pendingLossesPath + ".tmp"
+        let fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { return }
+        let bytes = Array(text.utf8)
+        let ok = bytes.withUnsafeBytes { write(fd, $0.baseAddress!, $0.count) == $0.count } && fsync(fd) == 0
+        close(fd)
+        if ok { rename(temp, pendingLossesPath) } else { unlink(temp) }
+    }
+
+    /// Reads and removes what `savePendingLosses` kept: (reason, bytes, names) per reason.
+    func takePendingLosses() -> [(reason: String, bytes: UInt64, names: [String])] {
+        let c = ProcFS.readFile(pendingLossesPath, maxBytes: 1 << 20)
+        guard c.status == .ok else { return [] }
+        var out: [(reason: String, bytes: UInt64, names: [String])] = []
+        for line in c.bytes.split(separator: 0x0A) {
+            let f = line.split(separator: 0x20).map { String(decoding: $0, as: UTF8.self) }
+            guard f.count == 3, let bytes = UInt64(f[1]) else { continue }
+            if let i = out.firstIndex(where: { $0.reason == f[0] }) {
+                out[i].bytes += bytes
+                out[i].names.append(f[2])
+            } else {
+                out.append((f[0], bytes, [f[2]]))
+            }
+        }
+        unlink(pendingLossesPath)
+        return out
+    }
+
     private func names() -> [String] {
         let listing = ProcFS.listDirectory(directory)
         return listing.bytes.split(separator: 0x0A).map { String(decoding: $0, as: UTF8.self) }

@@ -20,6 +20,7 @@ public enum HTMLReport {
             body += d.boots.count > 1 ? ", \(d.boots.count - 1) reboot(s)" : ""
             body += d.gaps.isEmpty ? "" : ", \(d.gaps.count) gap(s) in the sampling"
             body += "</small></h2>\n"
+            for loss in d.lossSummary { body += "<p class=damage>data missing: \(esc(loss))</p>\n" }
             for b in d.bundles where b.damage != nil { body += "<p class=damage>bundle \(esc(b.path)): \(esc(b.damage!.description))</p>\n" }
         }
         body += "<h2>Findings</h2>\n"

@@ -14,6 +14,7 @@ public enum Report {
             let gaps = d.gaps
             if let longest = gaps.map(\.seconds).max() { head += ", \(gaps.count) gap(s) in the sampling (longest \(Analyzer.duration(longest)))" }
             lines.append(paint(head, "1"))
+            for loss in d.lossSummary { lines.append("  data missing: \(loss)") }
             for b in d.bundles where b.damage != nil {
                 lines.append("  bundle \(b.path): \(b.damage!.description)")
             }

@@ -92,6 +92,22 @@ public struct DeviceTimeline: Sendable {
     public var bundles: [(path: String, damage: Damage?)] = []
     /// Sampling interval, nanoseconds.
     public var intervalNanos: UInt64 = 0
+    /// Bundles the device dropped (spool quota, full disk) or the collector refused, as its loss records say.
+    public var losses: [LossReport] = []
+
+    /// Losses summed by reason, in order of reason: one phrase each, e.g. `3 bundles (96 KiB) dropped: spool-quota`.
+    public var lossSummary: [String] {
+        var byReason: [String: (bundles: UInt64, bytes: UInt64)] = [:]
+        for l in losses {
+            byReason[l.reason, default: (0, 0)].bundles += l.bundles
+            byReason[l.reason, default: (0, 0)].bytes += l.bytes
+        }
+        return byReason.keys.sorted().map { reason in
+            let v = byReason[reason]!
+            let what = reason == "rejected-by-collector" ? "refused by the collector (kept on the device as .rejected)" : "dropped on the device (\(reason))"
+            return "\(v.bundles) bundle(s) of \(v.bytes / 1024) KiB \(what)"
+        }
+    }
 
     /// Holes in the sampling longer than three intervals (agent stopped, device off, bundles lost): start and
     /// length in seconds, in time order.
@@ -142,6 +158,9 @@ public struct TimelineBuilder {
                 for rec in log.records {
                     if let ev = rec.event { devices[h.deviceID, default: Self.empty(h)].events.append((e.wallNanos, ev)) }
                 }
+            case .loss:
+                guard let h = header, let l = try? RecordCodec.decodeLoss(r.payload) else { continue }
+                devices[h.deviceID, default: Self.empty(h)].losses.append(l)
             default: break
             }
         }

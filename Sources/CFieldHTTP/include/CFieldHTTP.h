@@ -18,7 +18,7 @@ typedef struct {
     int fd;                     ///< file to send, read with pread from offset 0
     int64_t size;               ///< bytes to send
     long connect_timeout_s;     ///< give up connecting after this long
-    long stall_timeout_s;       ///< give up when less than 1 byte/s moved for this long
+    long stall_timeout_s;       ///< give up when no byte moved either way for this long (0: never)
     long max_time_s;            ///< give up on the whole request after this long (0: no limit)
     const volatile uint64_t *deadline_mono_ns;  ///< abort once CLOCK_MONOTONIC passes *this (0: none); may change during the request, may be NULL
 } field_http_put;
