@@ -24,9 +24,16 @@ let package = Package(
             providers: [.apt(["libzstd-dev"])]
         ),
 
+        .systemLibrary(
+            name: "CCurl",
+            path: "Sources/CCurl",
+            pkgConfig: "libcurl",
+            providers: [.apt(["libcurl4-openssl-dev"])]
+        ),
+
         // Our own C: hardware CRC-32C where the CPU has it; one HTTP PUT through the system's libcurl.
         .target(name: "CFieldCRC", path: "Sources/CFieldCRC"),
-        .target(name: "CFieldHTTP", path: "Sources/CFieldHTTP", linkerSettings: [.linkedLibrary("curl")]),
+        .target(name: "CFieldHTTP", dependencies: ["CCurl"], path: "Sources/CFieldHTTP"),
 
         // Device side (no Foundation).
         .target(name: "FieldModel", path: "Sources/FieldModel"),

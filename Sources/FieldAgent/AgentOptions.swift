@@ -211,7 +211,7 @@ public struct AgentOptions: Sendable {
             }
             deviceID = v
         case "upload":
-            guard v.hasPrefix("http://") || v.hasPrefix("https://"), v.count > 8 else {
+            guard let scheme = ["http://", "https://"].first(where: { v.hasPrefix($0) }), v.count > scheme.count else {
                 throw AgentError("\(source) wants a collector URL starting with http:// or https://, not '\(v)'")
             }
             upload = v

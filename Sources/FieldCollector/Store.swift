@@ -122,6 +122,9 @@ public actor Store {
                 changed = true
                 notes.append("indexed \(device)/\(name), which the index lacked")
             case .failure(let why):
+                // An entry for it must not stay: a re-upload would be answered "already stored" and the device
+                // would delete its good copy.
+                if entries.removeValue(forKey: name) != nil { changed = true }
                 notes.append("\(device)/\(name) is not a valid bundle (\(why.message)); left out of the index")
             }
         }

@@ -40,8 +40,10 @@ public struct Tokens: Sendable {
     public static func parse(_ text: String, source: String) throws -> Tokens {
         var pairs: [(device: String, token: String)] = []
         var seen = Set<String>()
-        for (n, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            let line = raw.trimmingCharacters(in: .whitespaces)
+        // Split on bytes: Swift counts "\r\n" as one Character, so a Windows-edited file would be one long line.
+        let rawLines = text.utf8.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).map { String(decoding: $0, as: UTF8.self) }
+        for (n, raw) in rawLines.enumerated() {
+            let line = raw.trimmingCharacters(in: .whitespacesAndNewlines)
             if line.isEmpty || line.hasPrefix("#") { continue }
             let parts = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
             guard parts.count == 2 else {

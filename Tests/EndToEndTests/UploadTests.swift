@@ -203,3 +203,52 @@ import Testing
         #expect(a.status == 0, "\(a.stderr)")
     }
 }
+
+/// https: certificates are verified by default, and `--ca-file` pins the CA that signed the collector's.
+@Suite struct UploadTLSTests {
+    @Test func verifiesCertificatesAndTrustsTheGivenCA() throws {
+        let dir = try Harness.tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let made = try Harness.run("/usr/bin/openssl", [
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", dir + "/key.pem", "-out", dir + "/cert.pem", "-days", "1",
+            "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
+        ])
+        try #require(made.status == 0, "\(made.stderr)")
+        // A stand-in collector over TLS that takes every PUT and notes its path.
+        let script = """
+            import http.server, ssl, sys
+            class H(http.server.BaseHTTPRequestHandler):
+                def do_PUT(self):
+                    self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                    with open(sys.argv[3], "a") as f: f.write(self.path + "\\n")
+                    self.send_response(201); self.send_header("Content-Length", "2"); self.end_headers(); self.wfile.write(b"{}")
+                def log_message(self, *args): pass
+            srv = http.server.HTTPServer(("127.0.0.1", 0), H)
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER); ctx.load_cert_chain(sys.argv[1], sys.argv[2])
+            srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+            open(sys.argv[4], "w").write(str(srv.server_address[1]))
+            srv.serve_forever()
+            """
+        try script.write(toFile: dir + "/tls.py", atomically: true, encoding: .utf8)
+        let server = try Background(
+            "/usr/bin/env", ["python3", dir + "/tls.py", dir + "/cert.pem", dir + "/key.pem", dir + "/puts", dir + "/port"], in: dir)
+        defer { server.stop(SIGKILL) }
+        #expect(Harness.waitFor(10) { FileManager.default.fileExists(atPath: dir + "/port") })
+        let url = "https://127.0.0.1:" + (try String(contentsOfFile: dir + "/port", encoding: .utf8))
+        try "0123456789abcdef0123\n".write(toFile: dir + "/token", atomically: true, encoding: .utf8)
+        let common = ["--interval", "0.1", "--duration", "0.5", "--pid", "1", "--device-id", "tls", "--upload", url, "--token-file", dir + "/token",
+                      "--final-upload-seconds", "3"]
+
+        let untrusted = try Harness.fieldagent(common + ["--spool", dir + "/spool"])
+        #expect(untrusted.status == 0)
+        #expect(untrusted.stderr.lowercased().contains("certificate"), "\(untrusted.stderr)")
+        #expect(try Harness.files(in: dir + "/spool", suffix: ".zst").count == 1)
+        #expect(!FileManager.default.fileExists(atPath: dir + "/puts"))
+
+        let trusted = try Harness.fieldagent(common + ["--spool", dir + "/spool", "--ca-file", dir + "/cert.pem"])
+        #expect(trusted.status == 0)
+        #expect(try Harness.files(in: dir + "/spool", suffix: ".zst").isEmpty, "\(trusted.stderr)")
+        let puts = (try? String(contentsOfFile: dir + "/puts", encoding: .utf8)) ?? ""
+        #expect(puts.split(separator: "\n").count == 2 && puts.hasPrefix("/v1/devices/tls/bundles/tls-"), "\(puts)")
+    }
+}

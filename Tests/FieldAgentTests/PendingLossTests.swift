@@ -1,0 +1,42 @@
+@testable import FieldAgent
+import FieldBundle
+import FieldTestKit
+import Foundation
+import Testing
+
+/// Losses no bundle recorded before the run ended are kept in the spool for the next start.
+@Suite struct PendingLossTests {
+    @Test func lossesSurviveARestartOnceAndMergeByReason() throws {
+        let t = try FixtureTree([:])
+        let spool = try Spool(directory: t.root, deviceID: "d")
+        spool.savePendingLosses([
+            LossReport(wallNanos: 1, monoNanos: 1, reason: "spool-quota", bundles: 2, bytes: 200, names: ["a.zst", "b.zst"]),
+            LossReport(wallNanos: 2, monoNanos: 2, reason: "rejected-by-collector", bundles: 1, bytes: 50, names: ["c.zst"]),
+        ])
+        #expect(FileManager.default.fileExists(atPath: t.root + "/pending-losses"))
+        let back = spool.takePendingLosses()
+        #expect(back.count == 2)
+        let quota = try #require(back.first { $0.reason == "spool-quota" })
+        #expect(quota.bytes == 200)
+        #expect(quota.names == ["a.zst", "b.zst"])
+        #expect(back.first { $0.reason == "rejected-by-collector" }?.names == ["c.zst"])
+        // Taken once: the file is gone, a second start finds nothing.
+        #expect(!FileManager.default.fileExists(atPath: t.root + "/pending-losses"))
+        #expect(spool.takePendingLosses().isEmpty)
+    }
+
+    @Test func nothingToKeepWritesNothing() throws {
+        let t = try FixtureTree([:])
+        let spool = try Spool(directory: t.root, deviceID: "d")
+        spool.savePendingLosses([])
+        #expect(try FileManager.default.contentsOfDirectory(atPath: t.root).isEmpty)
+    }
+
+    @Test func damagedLinesAreSkipped() throws {
+        let t = try FixtureTree(["pending-losses": "spool-quota 100 a.zst\ngarbage\nspool-quota x b.zst\n\ndisk-full 7 c.zst\n"])
+        let spool = try Spool(directory: t.root, deviceID: "d")
+        let back = spool.takePendingLosses()
+        #expect(back.map(\.reason) == ["spool-quota", "disk-full"])
+        #expect(back.map(\.names) == [["a.zst"], ["c.zst"]])
+    }
+}
