@@ -24,16 +24,19 @@ let package = Package(
             providers: [.apt(["libzstd-dev"])]
         ),
 
+        // No pkgConfig here on purpose: libcurl.pc puts -L/usr/lib/<triple> on the link line ahead of
+        // tools/build-agent.sh's directory, and the agent would then link the shared libzstd instead of the static one.
+        // Debian's headers are on the compiler's default include path.
         .systemLibrary(
             name: "CCurl",
             path: "Sources/CCurl",
-            pkgConfig: "libcurl",
             providers: [.apt(["libcurl4-openssl-dev"])]
         ),
 
         // Our own C: hardware CRC-32C where the CPU has it; one HTTP PUT through the system's libcurl.
         .target(name: "CFieldCRC", path: "Sources/CFieldCRC"),
-        .target(name: "CFieldHTTP", dependencies: ["CCurl"], path: "Sources/CFieldHTTP"),
+        // libcurl's headers at build time; the library itself is loaded at run time, only when uploading.
+        .target(name: "CFieldHTTP", dependencies: ["CCurl"], path: "Sources/CFieldHTTP", linkerSettings: [.linkedLibrary("dl")]),
 
         // Device side (no Foundation).
         .target(name: "FieldModel", path: "Sources/FieldModel"),

@@ -19,6 +19,10 @@ if [ -f "$ZSTD_A" ]; then ln -s "$ZSTD_A" "$STATIC_DIR/libzstd.a"; else echo "bu
 swift build -c release --product fieldagent --static-swift-stdlib --scratch-path .build-agent \
   -Xlinker -L"$STATIC_DIR" "$@" 2>&1 | grep -vE '^\[[0-9]+/[0-9]+\]' || true
 BIN=$(swift build -c release --static-swift-stdlib --scratch-path .build-agent --show-bin-path "$@")
+# String.contains(String) and friends live in _StringProcessing; one call links its regex engine (1.5 MB).
+if nm "$BIN/fieldagent" 2>/dev/null | grep -q '_StringProcessing\|RegexParser'; then
+  echo "build-agent: warning: the agent links Swift's _StringProcessing (a String.contains/ranges/replacing call?): +1.5 MB" >&2
+fi
 mkdir -p "$OUT"
 cp "$BIN/fieldagent" "$OUT/fieldagent.tmp"
 ${STRIP:-strip} "$OUT/fieldagent.tmp"

@@ -192,6 +192,8 @@ public struct Collector: HTTPResponder {
     /// Streams the body into a temporary file, checks it, and renames it into place.
     func receive(_ request: Request, device: String, name: String, digest: [UInt8]) async throws -> Outcome {
         let dir = store.root + "/" + device
+        // The store's own directory too, should someone have removed it under a running collector.
+        if mkdir(dir, 0o755) != 0 && errno == ENOENT { mkdir(store.root, 0o755) }
         if mkdir(dir, 0o755) != 0 && errno != EEXIST {
             return errno == ENOSPC
                 ? Outcome(.insufficientStorage507, "the collector's disk is full", close: true)

@@ -2,6 +2,7 @@
 #ifndef CFIELDHTTP_H
 #define CFIELDHTTP_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #ifdef __cplusplus
@@ -31,8 +32,9 @@ typedef struct {
     char body[512];      ///< the start of the response body, NUL-terminated
 } field_http_result;
 
-/// Initialises libcurl once per process, before any thread uses it. Returns 0 on success.
-int field_http_global_init(void);
+/// Loads libcurl (dlopen) and initialises it, once per process, before any thread uses it. Returns 0 on success;
+/// otherwise writes why into `error`.
+int field_http_global_init(char *error, size_t error_size);
 
 /// A reusable connection handle (keeps connections open between requests), or NULL.
 void *field_http_new(void);
