@@ -64,10 +64,20 @@ extension Fieldctl {
         }
 
         static func log(_ line: String) {
-            let stamp = ISO8601DateFormatter.string(from: Date(), timeZone: TimeZone(identifier: "UTC")!, formatOptions: [.withInternetDateTime])
+            let stamp = Fieldctl.utcStamp()
             // One write per line: lines of concurrent requests never interleave, and nothing waits in a buffer.
             FileHandle.standardOutput.write(Data("\(stamp) \(line)\n".utf8))
         }
+    }
+
+    /// `2026-11-21T10:00:00Z` for now, from gmtime_r: building an ISO8601DateFormatter per request line cost a
+    /// fifth of the collector's CPU under load.
+    static func utcStamp() -> String {
+        var t = time(nil)
+        var tmv = tm()
+        gmtime_r(&t, &tmv)
+        func two(_ n: Int32) -> String { n < 10 ? "0\(n)" : "\(n)" }
+        return "\(tmv.tm_year + 1900)-\(two(tmv.tm_mon + 1))-\(two(tmv.tm_mday))T\(two(tmv.tm_hour)):\(two(tmv.tm_min)):\(two(tmv.tm_sec))Z"
     }
 
     struct Devices: AsyncParsableCommand {

@@ -6,6 +6,8 @@
 //   fieldbench read BUNDLE [--typed]
 //       Reads every record (decompress, frame, checksum; with --typed also CBOR-decodes samples) and reports
 //       throughput in decompressed MB/s.
+//   fieldbench upload URL TOKENS_FILE --devices D --bundles-per-device N [...] / upload-verify STORE --sent DIR ...
+//       Collector load: D simulated devices upload at once; nothing lost or duplicated (UploadBench.swift, upload.sh).
 
 import CZstd
 import FieldBundle
@@ -190,5 +192,6 @@ case "write": writeBench(Array(args.dropFirst()))
 case "read": readBench(Array(args.dropFirst()))
 case "crc": crcBench()
 case "reread": rereadBench(Array(args.dropFirst()))
-default: fail("usage: fieldbench write|read ... (see tools/bench/run.sh)")
+case "upload", "upload-verify": uploadCommand(args)
+default: fail("usage: fieldbench write|read|crc|reread|upload|upload-verify ... (see tools/bench/run.sh, tools/bench/upload.sh)")
 }

@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# Collector load benchmark (results: docs/performance.md): 50 simulated devices upload at once to `fieldctl serve`
+# on this machine; nothing may be lost or stored twice.
+#
+# 1. A tokens file for bench00..bench49 (random tokens, mode 600) and a collector on 127.0.0.1 (port picked by it).
+# 2. fieldbench upload writes PER_DEVICE small proc-like bundles per device, then sends them from one thread per
+#    device (one libcurl handle each, the agent's C shim), re-sending about 5 % of them, which must be answered 200:
+#    bundles/s, MB/s, latency percentiles, statuses, retries.
+# 3. SIGTERM stops the collector (it must exit 0); fieldbench upload-verify then compares the store with what was
+#    sent (SHA-256, exactly once, no .part left, one index line each), and fieldctl devices reads the store back.
+#
+# Knobs (environment): DEVICES (50), PER_DEVICE (1000 bundles each: 50,000 bundles, about 40 s of uploads on 2 idle
+# cores), SAMPLES (6 samples per bundle), SAMPLE_BYTES (12000 bytes of proc text per sample), BENCH_OUT (out/upload-bench).
+# Other work on the machine (a build) halves the numbers: the collector needs about 1.2 ms of CPU per upload.
+# Needs: Swift, libcurl, curl, python3.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+bash tools/setup.sh
+for p in fieldctl fieldbench; do swift build -c release --product $p 2>&1 | tail -n 1; done
+BIN=$(swift build -c release --show-bin-path)
+OUT=${BENCH_OUT:-out/upload-bench}
+DEVICES=${DEVICES:-50}
+PER_DEVICE=${PER_DEVICE:-1000}
+SAMPLES=${SAMPLES:-6}
+SAMPLE_BYTES=${SAMPLE_BYTES:-12000}
+if [ -e "$OUT" ]; then
+  # ext4 without a journal (this machine's) skips inodes freed in the last minute when it allocates new ones: tens
+  # of thousands of fresh deletions make every file creation scan, and the collector creates one per upload.
+  rm -rf "$OUT"; sync
+  echo "removed the previous $OUT; waiting 65 s so that its inodes are not 'recently deleted' any more"
+  sleep 65
+fi
+mkdir -p "$OUT"
+
+echo "## machine"
+echo "$(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')), $(grep MemTotal /proc/meminfo | tr -s ' '), kernel $(uname -r)"
+echo "load average before the run: $(cut -d' ' -f1-3 /proc/loadavg); other busy processes: $(top -b -n 2 -d 1 -w 200 | awk '/^top -/ {f++} f == 2 && $1 ~ /^[0-9]+$/ && $9 + 0 >= 5 {printf "%s (%s%% CPU) ", $12, $9}')"
+echo "store filesystem: $(df -T "$OUT" | awk 'NR == 2 {print $2}') ($(findmnt -no OPTIONS -T "$OUT" 2>/dev/null || echo '?')), $(curl --version | head -n 1 | cut -d' ' -f1-2)"
+
+echo "## collector: fieldctl serve --listen 127.0.0.1:0, $DEVICES devices in the tokens file"
+for i in $(seq 0 $((DEVICES - 1))); do
+  printf 'bench%02d %s\n' "$i" "$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+done > "$OUT/tokens"
+chmod 600 "$OUT/tokens"
+"$BIN/fieldctl" serve --listen 127.0.0.1:0 --address-file "$OUT/address" --store "$OUT/store" --tokens "$OUT/tokens" \
+  > "$OUT/server.log" 2> "$OUT/server.err" &
+SERVER=$!
+trap 'kill -TERM $SERVER 2>/dev/null || true' EXIT
+for _ in $(seq 100); do
+  [ -s "$OUT/address" ] && break
+  kill -0 $SERVER 2>/dev/null || { echo "fieldctl serve exited:"; cat "$OUT/server.err"; exit 1; }
+  sleep 0.1
+done
+[ -s "$OUT/address" ] || { echo "fieldctl serve wrote no address within 10 s"; exit 1; }
+ADDR=$(cat "$OUT/address")
+echo "listening on $ADDR; health: $(curl -fsS "http://$ADDR/v1/health")"
+
+echo "## load: fieldbench upload, $DEVICES devices x $PER_DEVICE bundles"
+rc_upload=0
+"$BIN/fieldbench" upload "http://$ADDR" "$OUT/tokens" --devices "$DEVICES" --bundles-per-device "$PER_DEVICE" \
+  --samples-per-bundle "$SAMPLES" --bytes-per-sample "$SAMPLE_BYTES" --work "$OUT/sent" || rc_upload=$?
+
+# The collector's own cost over the run (it idles while the bundles are prepared), read before it stops.
+read -r utime stime < <(awk '{print $14, $15}' /proc/$SERVER/stat)
+tick=$(getconf CLK_TCK)
+echo "collector CPU: $((utime / tick)).$(( (utime % tick) * 100 / tick )) s user + $((stime / tick)).$(( (stime % tick) * 100 / tick )) s system; $(grep VmHWM /proc/$SERVER/status | tr -s ' \t' ' '), threads $(grep Threads /proc/$SERVER/status | cut -f2)"
+
+echo "## stop: SIGTERM"
+t0=$(date +%s%N)
+kill -TERM $SERVER
+rc_server=0
+wait $SERVER || rc_server=$?
+trap - EXIT
+echo "fieldctl serve exited $rc_server after $(( ($(date +%s%N) - t0) / 1000000 )) ms; stderr: $(wc -c < "$OUT/server.err") bytes"
+[ -s "$OUT/server.err" ] && head -n 5 "$OUT/server.err"
+
+echo "## request log (one line per request)"
+echo "$(wc -l < "$OUT/server.log") lines: $(awk '$3 == "PUT" {n[$5]++} END {for (s in n) printf "PUT %s x%d, ", s, n[s]}' "$OUT/server.log")$(grep -c ' GET /v1/health ' "$OUT/server.log") health"
+awk '$3 == "PUT" && $5 == 201 {sub("ms", "", $7); print $7}' "$OUT/server.log" | sort -n | awk '
+  {v[NR] = $1} END {if (NR) printf "collector-side time of 201s (request start to response): p50 %s ms, p90 %s ms, p99 %s ms, max %s ms\n",
+    v[int((NR + 1) * 0.50)], v[int(NR * 0.90)], v[int(NR * 0.99)], v[NR]}'
+# Per whole second, leaving out the first and the last (partial) seconds.
+awk '$3 == "PUT" {print substr($1, 1, 19)}' "$OUT/server.log" | sort | uniq -c | awk '{print $1}' | sed '1d;$d' | sort -n | awk '
+  {v[NR] = $1} END {if (NR) printf "requests per second (%d whole seconds): min %d, median %d, max %d\n", NR, v[1], v[int((NR + 1) / 2)], v[NR]}'
+unusual=$(grep -cvE ' (PUT|GET) [^ ]+ 20[01] |listening on |stopped$' "$OUT/server.log" || true)
+echo "other lines (errors, refusals): $unusual"
+grep -vE ' (PUT|GET) [^ ]+ 20[01] |listening on |stopped$' "$OUT/server.log" | head -n 5 || true
+
+echo "## verify: fieldbench upload-verify, fieldctl devices"
+rc_verify=0
+"$BIN/fieldbench" upload-verify "$OUT/store" --sent "$OUT/sent" --devices "$DEVICES" --bundles-per-device "$PER_DEVICE" || rc_verify=$?
+"$BIN/fieldctl" devices --store "$OUT/store" --format json 2> "$OUT/devices.err" | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+print("fieldctl devices: %d devices, %d bundles, %.1f MB, %d samples" % (len(d), sum(x["bundles"] for x in d), sum(x["bytes"] for x in d) / 1e6, sum(x["samples"] for x in d)))
+'
+echo "fieldctl devices notes (index or files out of step): $(wc -l < "$OUT/devices.err")"
+head -n 5 "$OUT/devices.err"
+du -sh "$OUT/store" | awk '{print "store on disk: " $1}'
+
+echo "## result"
+echo "load average after the run: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "upload exit $rc_upload, verify exit $rc_verify, collector exit $rc_server"
+[ "$rc_upload" -eq 0 ] && [ "$rc_verify" -eq 0 ] && [ "$rc_server" -eq 0 ] && [ ! -s "$OUT/devices.err" ]
