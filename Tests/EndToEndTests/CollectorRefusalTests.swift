@@ -152,3 +152,27 @@ import Testing
         #expect(c.server.stop() == 0)
     }
 }
+
+/// 50 simulated devices upload at once (a small version of tools/bench/upload.sh): every bundle is stored exactly
+/// once, re-sends are answered 200, and the store matches what was sent byte for byte.
+@Suite struct CollectorLoadTests {
+    @Test func fiftyDevicesAtOnceLoseAndDuplicateNothing() throws {
+        let dir = try Harness.tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let tokens = (0..<50).map { String(format: "bench%02d token-of-bench%02d-0123456789", $0, $0) }.joined(separator: "\n") + "\n"
+        FileManager.default.createFile(atPath: dir + "/tokens", contents: Data(tokens.utf8), attributes: [.posixPermissions: 0o600])
+        let c = try CollectorUnderTest(dir: dir)
+        let r = try Harness.run(
+            Harness.binDir + "/fieldbench",
+            ["upload", c.url, dir + "/tokens", "--devices", "50", "--bundles-per-device", "6", "--samples-per-bundle", "2",
+             "--duplicate-percent", "20", "--store", c.store], timeout: 300)
+        #expect(r.status == 0, "\(r.text)\n\(r.stderr)")
+        #expect(r.text.contains("lost 0, duplicated 0, extra 0, differing 0"), "\(r.text)")
+        #expect(r.text.contains("other x0"), "\(r.text)")
+        #expect(c.server.stop() == 0)
+        let list = try Harness.fieldctl(["devices", "--store", c.store, "--format", "json"])
+        let devices = try #require(try JSONSerialization.jsonObject(with: list.stdout) as? [[String: Any]])
+        #expect(devices.count == 50)
+        #expect(devices.allSatisfy { $0["bundles"] as? Int == 6 })
+    }
+}
