@@ -126,10 +126,10 @@ import Testing
     }
 
     /// Without root: root-only files are recorded as denied, nothing fails.
-    @Test func runsAsAnUnprivilegedUser() throws {
+    @Test(.enabled(if: getuid() == 0, "needs root to switch to nobody; unprivileged, every other test covers it"))
+    func runsAsAnUnprivilegedUser() throws {
         let dir = try Harness.tempDir()
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        guard getuid() == 0 else { return }  // already unprivileged: every other test covers it
         chmod(dir, 0o777)
         let run = try Harness.run("/usr/sbin/runuser", ["-u", "nobody", "--", Harness.binDir + "/fieldagent",
             "--interval", "0.1", "--duration", "0.5", "--spool", dir, "--deep-every", "1"])
@@ -147,17 +147,19 @@ import Testing
 extension AgentBehaviourTests {
     /// A cgroup with a pids limit (v1 or v2, whichever this machine has): the agent records pids.max and
     /// pids.current for a process inside it. Skipped only where no pids controller can be written.
-    @Test func cgroupPidsLimitIsCaptured() throws {
-        let candidates = ["/sys/fs/cgroup/pids", "/sys/fs/cgroup/unified", "/sys/fs/cgroup"]
-        guard getuid() == 0,
-              let base = candidates.first(where: { FileManager.default.fileExists(atPath: $0 + "/cgroup.procs") && (
-                  FileManager.default.fileExists(atPath: $0 + "/pids.current") || $0.hasSuffix("/pids")
-                      || ((try? String(contentsOfFile: $0 + "/cgroup.subtree_control", encoding: .utf8)) ?? "").contains("pids")) })
-        else { return }
-        let group = base + "/field-test-\(getpid())"
-        guard mkdir(group, 0o755) == 0 else { return }
+    /// A cgroup hierarchy with the pids controller, where root can make a child group.
+    static let pidsCgroupBase: String? = ["/sys/fs/cgroup/pids", "/sys/fs/cgroup/unified", "/sys/fs/cgroup"].first {
+        FileManager.default.fileExists(atPath: $0 + "/cgroup.procs") && (
+            FileManager.default.fileExists(atPath: $0 + "/pids.current") || $0.hasSuffix("/pids")
+                || ((try? String(contentsOfFile: $0 + "/cgroup.subtree_control", encoding: .utf8)) ?? "").contains("pids"))
+    }
+
+    @Test(.enabled(if: getuid() == 0 && AgentBehaviourTests.pidsCgroupBase != nil, "needs root and a pids cgroup controller"))
+    func cgroupPidsLimitIsCaptured() throws {
+        let group = try #require(Self.pidsCgroupBase) + "/field-test-\(getpid())"
+        try #require(mkdir(group, 0o755) == 0, "cannot create \(group): errno \(errno)")
         defer { rmdir(group) }
-        guard FileManager.default.fileExists(atPath: group + "/pids.max") else { return }
+        try #require(FileManager.default.fileExists(atPath: group + "/pids.max"))
         try "37".write(toFile: group + "/pids.max", atomically: false, encoding: .utf8)
         let sleeper = try startSleeper()
         defer { sleeper.terminate(); sleeper.waitUntilExit() }
@@ -173,8 +175,9 @@ extension AgentBehaviourTests {
     }
 
     /// Kernel log lines written while the agent runs are in the bundle as events.
-    @Test func kernelLogLinesBecomeEvents() throws {
-        guard getuid() == 0, let kmsg = FileHandle(forWritingAtPath: "/dev/kmsg") else { return }
+    @Test(.enabled(if: getuid() == 0 && FileManager.default.isWritableFile(atPath: "/dev/kmsg"), "needs root to write /dev/kmsg"))
+    func kernelLogLinesBecomeEvents() throws {
+        let kmsg = try #require(FileHandle(forWritingAtPath: "/dev/kmsg"))
         let dir = try Harness.tempDir()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let p = Process()
@@ -196,11 +199,11 @@ extension AgentBehaviourTests {
 extension AgentBehaviourTests {
     /// The spool's filesystem fills up (a 40 KiB tmpfs, a quota larger than the disk): the agent says so, keeps
     /// sampling, leaves only readable bundles, and still stops cleanly.
-    @Test func fullDiskIsSurvived() throws {
-        guard getuid() == 0 else { return }
+    @Test(.enabled(if: getuid() == 0, "needs root to mount a tmpfs"))
+    func fullDiskIsSurvived() throws {
         let mnt = try Harness.tempDir()
         defer { try? FileManager.default.removeItem(atPath: mnt) }
-        guard try Harness.run("/bin/mount", ["-t", "tmpfs", "-o", "size=40k", "tmpfs", mnt]).status == 0 else { return }
+        try #require(try Harness.run("/bin/mount", ["-t", "tmpfs", "-o", "size=40k", "tmpfs", mnt]).status == 0)
         defer { _ = try? Harness.run("/bin/umount", [mnt]) }
         let run = try Harness.fieldagent([
             "--interval", "0.1", "--duration", "3", "--spool", mnt, "--device-id", "full",
