@@ -105,7 +105,7 @@ extension Fieldctl {
             case .text:
                 text = Report.text(findings: findings, quotas: quotas, devices: devices, colour: output == nil && isatty(1) != 0)
             case .json:
-                text = try Report.json(findings: findings, quotas: quotas)
+                text = try Report.json(findings: findings, quotas: quotas, devices: devices)
             case .html:
                 text = HTMLReport.render(findings: findings, quotas: quotas, devices: devices)
             }

@@ -127,6 +127,10 @@ import Testing
         // The analysis of the store says what is missing, and why.
         let report = try Harness.fieldctl(["analyze", c.store + "/off"])
         #expect(report.text.contains("dropped on the device (spool-quota)"), "\(report.text)")
+        let json = try Harness.fieldctl(["analyze", "--format", "json", c.store + "/off"])
+        let doc = try #require(try JSONSerialization.jsonObject(with: json.stdout) as? [String: Any])
+        let missing = try #require(doc["missing"] as? [[String: Any]])
+        #expect(missing.contains { $0["reason"] as? String == "spool-quota" && ($0["names"] as? [String])?.isEmpty == false }, "\(missing)")
         c.server.stop()
     }
 
