@@ -145,7 +145,10 @@ final class HTTPDestination: Destination {
     static func readToken(_ path: String) -> Result<String, AgentError> {
         let c = ProcFS.readFile(path, maxBytes: 4096)
         guard c.status == .ok else {
-            return .failure(AgentError("cannot read the token file \(path) (\(c.status.rawValue)\(c.errno.map { ", errno \($0)" } ?? ""))"))
+            return .failure(
+                AgentError(
+                    "cannot read the token file \(path) (\(c.status.rawValue)\(c.errno.map { ", errno \($0)" } ?? ""))")
+            )
         }
         let token = String(decoding: c.bytes.filter { $0 > 0x20 && $0 < 0x7F }, as: UTF8.self)
         guard !token.isEmpty else { return .failure(AgentError("the token file \(path) is empty")) }
@@ -159,9 +162,13 @@ final class HTTPDestination: Destination {
         case .failure(let e): return .retry(e.message)
         }
         let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return errno == ENOENT ? .gone : .retry("cannot open \(path): \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else {
+            return errno == ENOENT ? .gone : .retry("cannot open \(path): \(String(cString: strerror(errno)))")
+        }
         defer { close(fd) }
-        guard let (digest, size) = Self.digest(fd) else { return .retry("cannot read \(path): \(String(cString: strerror(errno)))") }
+        guard let (digest, size) = Self.digest(fd) else {
+            return .retry("cannot read \(path): \(String(cString: strerror(errno)))")
+        }
         let url = "\(base)/v1/devices/\(deviceID)/bundles/\(name)"
         let started = Clock.monotonicNanos()
         var result = field_http_result()
@@ -171,7 +178,8 @@ final class HTTPDestination: Destination {
                     AgentCommand.version.replacingSpaces().withCString { ua in
                         withOptionalCString(caFile) { ca in
                             var request = field_http_put(
-                                url: u, authorization: auth, digest: dg, ca_file: ca, user_agent: ua, fd: fd, size: Int64(size),
+                                url: u, authorization: auth, digest: dg, ca_file: ca, user_agent: ua, fd: fd,
+                                size: Int64(size),
                                 connect_timeout_s: connectTimeout, stall_timeout_s: stallTimeout, max_time_s: 0,
                                 deadline_mono_ns: UnsafePointer(link.deadline))
                             field_http_put_file(handle, &request, &result)
@@ -185,9 +193,13 @@ final class HTTPDestination: Destination {
             String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
         }.filter { $0 != "\n" && $0 != "\r" }
         guard result.curl_code == 0 else {
-            let why = withUnsafeBytes(of: result.error) { String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self) }
+            let why = withUnsafeBytes(of: result.error) {
+                String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self)
+            }
             // 6: name not resolved, 7: nothing listening; anything else failed mid-way.
-            return .retry(result.curl_code == 6 || result.curl_code == 7 ? "\(base) unreachable: \(why)" : "upload to \(base) failed: \(why)")
+            return .retry(
+                result.curl_code == 6 || result.curl_code == 7
+                    ? "\(base) unreachable: \(why)" : "upload to \(base) failed: \(why)")
         }
         switch result.status {
         case 200..<300:
@@ -295,11 +307,13 @@ final class Delivery {
         pthread_sigmask(SIG_BLOCK, &block, &old)
         defer { pthread_sigmask(SIG_SETMASK, &old, nil) }
         let context = Unmanaged.passRetained(self).toOpaque()
-        let rc = pthread_create(&thread, nil, { raw in
-            let me = Unmanaged<Delivery>.fromOpaque(raw!).takeRetainedValue()
-            me.loop()
-            return nil
-        }, context)
+        let rc = pthread_create(
+            &thread, nil,
+            { raw in
+                let me = Unmanaged<Delivery>.fromOpaque(raw!).takeRetainedValue()
+                me.loop()
+                return nil
+            }, context)
         guard rc == 0 else {
             Unmanaged<Delivery>.fromOpaque(context).release()
             throw AgentError("cannot start the upload thread: \(String(cString: strerror(rc)))")
@@ -331,7 +345,9 @@ final class Delivery {
         }
         let left = spool.closedBundles()
         if !left.isEmpty {
-            printError("fieldagent: \(left.count) bundles stay in the spool for the next start (\(left.reduce(0) { $0 + $1.bytes }) bytes)")
+            printError(
+                "fieldagent: \(left.count) bundles stay in the spool for the next start (\(left.reduce(0) { $0 + $1.bytes }) bytes)"
+            )
         }
     }
 
@@ -356,7 +372,9 @@ final class Delivery {
                     succeeded(i, d, name: bundle.name, how: how)
                 case .rejected(let why):
                     setAside = true
-                    printError("fieldagent: \(d.label) refused \(bundle.name): \(why); kept in the spool as \(bundle.name).rejected")
+                    printError(
+                        "fieldagent: \(d.label) refused \(bundle.name): \(why); kept in the spool as \(bundle.name).rejected"
+                    )
                 case .retry(let why):
                     everywhere = false
                     failed(i, d, why: why, final: final)
@@ -401,7 +419,9 @@ final class Delivery {
         let delay = base / 2 + UInt64.random(in: 0...(base / 2))  // jitter: devices that lost the collector together spread out
         nextTry[i] = Clock.monotonicNanos() + delay
         if why != lastFailure[i] {
-            printError("fieldagent: \(why); retrying in \(Self.seconds(delay)) and backing off up to \(Self.seconds(retryMaxNanos))")
+            printError(
+                "fieldagent: \(why); retrying in \(Self.seconds(delay)) and backing off up to \(Self.seconds(retryMaxNanos))"
+            )
             lastFailure[i] = why
         }
     }

@@ -44,7 +44,11 @@ public final class DurableFile: @unchecked Sendable {
         _ = close(fd)
         fd = -1
         do {
-            if replace { try Syscalls.rename(temporaryPath, finalPath) } else { try Syscalls.renameNoReplace(temporaryPath, finalPath) }
+            if replace {
+                try Syscalls.rename(temporaryPath, finalPath)
+            } else {
+                try Syscalls.renameNoReplace(temporaryPath, finalPath)
+            }
         } catch {
             _ = unlink(temporaryPath)
             throw error

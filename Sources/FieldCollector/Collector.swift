@@ -1,7 +1,7 @@
 import FieldBundle
 import Foundation
-import Hummingbird
 import HTTPTypes
+import Hummingbird
 import Logging
 import NIOCore
 
@@ -67,8 +67,11 @@ public struct Collector: HTTPResponder {
             responder: collector,
             configuration: .init(address: .hostname(config.host, port: config.port), serverName: "fieldctl"),
             onServerRunning: { channel in
-                let address = channel.localAddress.map { "\($0.ipAddress ?? config.host):\($0.port ?? config.port)" } ?? "?"
-                log("listening on \(address), store \(config.storeDirectory) (\(counts.bundles) bundles of \(counts.devices) devices), \(devices) devices allowed")
+                let address =
+                    channel.localAddress.map { "\($0.ipAddress ?? config.host):\($0.port ?? config.port)" } ?? "?"
+                log(
+                    "listening on \(address), store \(config.storeDirectory) (\(counts.bundles) bundles of \(counts.devices) devices), \(devices) devices allowed"
+                )
                 config.onListening(address)
             },
             logger: Logger(label: "fieldctl.serve", factory: { _ in SwiftLogNoOpLogHandler() })
@@ -87,7 +90,8 @@ public struct Collector: HTTPResponder {
         } catch {
             outcome = Outcome(.internalServerError, "internal error: \(error)")
         }
-        let ms = Double((ContinuousClock.now - start).components.attoseconds / 10_000_000_000_000) / 100
+        let ms =
+            Double((ContinuousClock.now - start).components.attoseconds / 10_000_000_000_000) / 100
             + Double((ContinuousClock.now - start).components.seconds) * 1000
         log(
             "\(context.peer) \(request.method) \(Self.printable(request.uri.path)) \(outcome.status.code) \(outcome.bytes)B \(String(format: "%.1f", ms))ms"
@@ -138,7 +142,11 @@ public struct Collector: HTTPResponder {
     static func printable(_ s: String) -> String {
         var out = ""
         for u in s.unicodeScalars.prefix(300) {
-            if u.value <= 0x20 || u.value == 0x7F { out += String(format: "%%%02X", u.value) } else { out.unicodeScalars.append(u) }
+            if u.value <= 0x20 || u.value == 0x7F {
+                out += String(format: "%%%02X", u.value)
+            } else {
+                out.unicodeScalars.append(u)
+            }
         }
         return out
     }
@@ -146,7 +154,9 @@ public struct Collector: HTTPResponder {
     func route(_ request: Request) async throws -> Outcome {
         let parts = request.uri.path.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
         if parts == ["", "v1", "health"] {
-            guard request.method == .get || request.method == .head else { return Outcome(.methodNotAllowed, "use GET") }
+            guard request.method == .get || request.method == .head else {
+                return Outcome(.methodNotAllowed, "use GET")
+            }
             let c = await store.counts()
             return Outcome(.ok, "ok: \(c.devices) devices, \(c.bundles) bundles")
         }
@@ -157,9 +167,12 @@ public struct Collector: HTTPResponder {
         let device = parts[3]
         let name = parts[5]
         // Names first (they say nothing about the store), then credentials, before anything touches the disk.
-        guard SafeName.isSafe(device) else { return Outcome(.badRequest, "the device id is not a plain name", close: true) }
+        guard SafeName.isSafe(device) else {
+            return Outcome(.badRequest, "the device id is not a plain name", close: true)
+        }
         guard SafeName.isSafe(name), name.hasSuffix(".zst") else {
-            return Outcome(.badRequest, "the bundle name must be a plain name ending in .zst (A-Z a-z 0-9 . _ -)", close: true)
+            return Outcome(
+                .badRequest, "the bundle name must be a plain name ending in .zst (A-Z a-z 0-9 . _ -)", close: true)
         }
         switch tokens.check(authorization: request.headers[.authorization], device: device) {
         case .missing: return Outcome(.unauthorized, "an Authorization: Bearer TOKEN header is required", close: true)
@@ -167,12 +180,14 @@ public struct Collector: HTTPResponder {
         case .allowed: break
         }
         guard let digestHeader = request.headers[HTTPField.Name("Content-Digest")!],
-              let digest = ContentDigest.sha256(fromHeader: digestHeader), digest.count == 32
+            let digest = ContentDigest.sha256(fromHeader: digestHeader), digest.count == 32
         else {
             return Outcome(.badRequest, "a Content-Digest: sha-256=:BASE64: header is required", close: true)
         }
         if let length = request.headers[.contentLength].flatMap({ UInt64($0) }), length > maxBundleBytes {
-            return Outcome(.contentTooLarge, "the bundle is \(length) bytes; this collector takes at most \(maxBundleBytes)", close: true)
+            return Outcome(
+                .contentTooLarge, "the bundle is \(length) bytes; this collector takes at most \(maxBundleBytes)",
+                close: true)
         }
         if let existing = await store.lookup(device: device, name: name) {
             return sameOrConflict(existing, digest: digest, name: name)
@@ -197,7 +212,9 @@ public struct Collector: HTTPResponder {
         if mkdir(dir, 0o755) != 0 && errno != EEXIST {
             return errno == ENOSPC
                 ? Outcome(.insufficientStorage507, "the collector's disk is full", close: true)
-                : Outcome(.internalServerError, "cannot create \(device)'s directory: \(String(cString: strerror(errno)))", close: true)
+                : Outcome(
+                    .internalServerError, "cannot create \(device)'s directory: \(String(cString: strerror(errno)))",
+                    close: true)
         }
         let file: DurableFile
         do {
@@ -230,7 +247,9 @@ public struct Collector: HTTPResponder {
         guard Tokens.constantTimeEqual(got, digest) else {
             file.discard()
             return Outcome(
-                .badRequest, "Content-Digest does not match the \(total) bytes received (sha-256 \(ContentDigest.hex(got)))", close: true)
+                .badRequest,
+                "Content-Digest does not match the \(total) bytes received (sha-256 \(ContentDigest.hex(got)))",
+                close: true)
         }
         // Syncing, reading back and renaming block: off the server's threads.
         let finalPath = "\(dir)/\(name)"

@@ -87,21 +87,29 @@ public actor Store {
         let devices = (try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []
         for device in devices.sorted() where SafeName.isSafe(device) {
             var isDevDir: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: root + "/" + device, isDirectory: &isDevDir), isDevDir.boolValue else { continue }
+            guard FileManager.default.fileExists(atPath: root + "/" + device, isDirectory: &isDevDir),
+                isDevDir.boolValue
+            else { continue }
             index[device] = Self.loadDevice(root: root, device: device, repair: repair, notes: &notes)
         }
         self.index = index
         self.loadNotes = notes
     }
 
-    private static func loadDevice(root: String, device: String, repair: Bool, notes: inout [String]) -> [String: StoredBundle] {
+    private static func loadDevice(root: String, device: String, repair: Bool, notes: inout [String]) -> [String:
+        StoredBundle]
+    {
         let dir = root + "/" + device
         var entries: [String: StoredBundle] = [:]
         var changed = false
         if let data = FileManager.default.contents(atPath: dir + "/index.jsonl") {
             let decoder = JSONDecoder()
             for line in data.split(separator: UInt8(ascii: "\n")) {
-                if let e = try? decoder.decode(StoredBundle.self, from: Data(line)) { entries[e.name] = e } else { changed = true }
+                if let e = try? decoder.decode(StoredBundle.self, from: Data(line)) {
+                    entries[e.name] = e
+                } else {
+                    changed = true
+                }
             }
         }
         let files = (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []
@@ -135,7 +143,9 @@ public actor Store {
         if changed && repair {
             let lines = entries.values.sorted { $0.name < $1.name }.map(Self.jsonLine).joined()
             let temp = dir + "/.index.jsonl.part"
-            if FileManager.default.createFile(atPath: temp, contents: Data(lines.utf8)), rename(temp, dir + "/index.jsonl") == 0 {
+            if FileManager.default.createFile(atPath: temp, contents: Data(lines.utf8)),
+                rename(temp, dir + "/index.jsonl") == 0
+            {
                 notes.append("rewrote \(device)/index.jsonl (\(entries.count) bundles)")
             } else {
                 notes.append("cannot rewrite \(device)/index.jsonl; it is rebuilt at the next start")
@@ -153,7 +163,9 @@ public actor Store {
     /// Reads a bundle through to its end record. Fails with the reason when it is damaged, not closed, or
     /// written by another device than `device`.
     /// `sha256` is the file's digest when the caller computed it already.
-    public static func inspect(path: String, device: String, sha256: [UInt8]? = nil) -> Result<StoredBundle, CollectorError> {
+    public static func inspect(path: String, device: String, sha256: [UInt8]? = nil) -> Result<
+        StoredBundle, CollectorError
+    > {
         let reader: BundleReader
         do { reader = try BundleReader(path: path) } catch { return .failure(CollectorError(error.message)) }
         var header: BundleHeader?
@@ -162,7 +174,9 @@ public actor Store {
         while let r = reader.next() {
             switch r.type {
             case .header:
-                do { header = try RecordCodec.decodeHeader(r.payload) } catch { return .failure(CollectorError("unreadable header: \(error.message)")) }
+                do { header = try RecordCodec.decodeHeader(r.payload) } catch {
+                    return .failure(CollectorError("unreadable header: \(error.message)"))
+                }
             case .sample: samples += 1
             case .end: end = try? RecordCodec.decodeEnd(r.payload)
             default: break
@@ -170,14 +184,19 @@ public actor Store {
         }
         if let d = reader.damage { return .failure(CollectorError("damaged bundle: \(d)")) }
         guard let h = header else { return .failure(CollectorError("the bundle has no header record")) }
-        guard reader.isComplete, let e = end else { return .failure(CollectorError("the bundle was never closed (no end record)")) }
+        guard reader.isComplete, let e = end else {
+            return .failure(CollectorError("the bundle was never closed (no end record)"))
+        }
         guard h.deviceID == device else {
             return .failure(CollectorError("the bundle was written by device '\(h.deviceID)', not '\(device)'"))
         }
-        guard let digest = sha256 ?? fileDigest(path)?.sha else { return .failure(CollectorError("cannot read \(path) back")) }
+        guard let digest = sha256 ?? fileDigest(path)?.sha else {
+            return .failure(CollectorError("cannot read \(path) back"))
+        }
         return .success(
             StoredBundle(
-                name: String(path.split(separator: "/").last ?? ""), bytes: reader.compressedBytes, sha256: ContentDigest.hex(digest),
+                name: String(path.split(separator: "/").last ?? ""), bytes: reader.compressedBytes,
+                sha256: ContentDigest.hex(digest),
                 received: 0, backend: h.backend, agent: h.agent, bootID: h.bootID, sequence: h.sequence,
                 startWallNanos: h.wallNanos, endWallNanos: e.wallNanos, samples: samples, endReason: e.reason))
     }
@@ -203,7 +222,9 @@ public actor Store {
     public func record(device: String, _ entry: StoredBundle) throws {
         index[device, default: [:]][entry.name] = entry
         let path = root + "/" + device + "/index.jsonl"
-        if !FileManager.default.fileExists(atPath: path) { _ = FileManager.default.createFile(atPath: path, contents: nil) }
+        if !FileManager.default.fileExists(atPath: path) {
+            _ = FileManager.default.createFile(atPath: path, contents: nil)
+        }
         guard let h = FileHandle(forWritingAtPath: path) else {
             throw CollectorError("cannot append to \(path); the index is rebuilt at the next start")
         }

@@ -30,7 +30,8 @@ public struct Tokens: Sendable {
                 "the tokens file \(path) is readable by other users (mode \(String(st.st_mode & 0o777, radix: 8))); "
                     + "run: chmod 600 \(path)")
         }
-        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
+        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8)
+        else {
             throw CollectorError("cannot read the tokens file \(path) as UTF-8 text")
         }
         return try parse(text, source: path)
@@ -41,7 +42,9 @@ public struct Tokens: Sendable {
         var pairs: [(device: String, token: String)] = []
         var seen = Set<String>()
         // Split on bytes: Swift counts "\r\n" as one Character, so a Windows-edited file would be one long line.
-        let rawLines = text.utf8.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).map { String(decoding: $0, as: UTF8.self) }
+        let rawLines = text.utf8.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).map {
+            String(decoding: $0, as: UTF8.self)
+        }
         for (n, raw) in rawLines.enumerated() {
             let line = raw.trimmingCharacters(in: .whitespacesAndNewlines)
             if line.isEmpty || line.hasPrefix("#") { continue }
@@ -51,9 +54,13 @@ public struct Tokens: Sendable {
             }
             let device = String(parts[0])
             guard SafeName.isSafe(device) else {
-                throw CollectorError("\(source):\(n + 1): '\(device)' is not a valid device id (1-128 of A-Z a-z 0-9 . _ -, not starting with a dot)")
+                throw CollectorError(
+                    "\(source):\(n + 1): '\(device)' is not a valid device id (1-128 of A-Z a-z 0-9 . _ -, not starting with a dot)"
+                )
             }
-            guard seen.insert(device).inserted else { throw CollectorError("\(source):\(n + 1): device '\(device)' is listed twice") }
+            guard seen.insert(device).inserted else {
+                throw CollectorError("\(source):\(n + 1): device '\(device)' is listed twice")
+            }
             guard parts[1].utf8.count >= 16 else {
                 throw CollectorError("\(source):\(n + 1): the token for '\(device)' is shorter than 16 characters")
             }
@@ -74,7 +81,9 @@ public struct Tokens: Sendable {
 
     /// Checks an `Authorization` header value for `device`.
     public func check(authorization: String?, device: String) -> Verdict {
-        guard let auth = authorization, auth.count > 7, auth.prefix(7).lowercased() == "bearer " else { return .missing }
+        guard let auth = authorization, auth.count > 7, auth.prefix(7).lowercased() == "bearer " else {
+            return .missing
+        }
         let token = auth.dropFirst(7).trimmingCharacters(in: .whitespaces)
         guard !token.isEmpty else { return .missing }
         let given = SHA256.hash(Array(token.utf8))

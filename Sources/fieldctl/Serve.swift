@@ -39,7 +39,9 @@ extension Fieldctl {
         var addressFile: String?
 
         func run() async throws {
-            guard let colon = listen.lastIndex(of: ":"), let port = Int(listen[listen.index(after: colon)...]), (0...65535).contains(port) else {
+            guard let colon = listen.lastIndex(of: ":"), let port = Int(listen[listen.index(after: colon)...]),
+                (0...65535).contains(port)
+            else {
                 throw ValidationError("--listen wants HOST:PORT such as 127.0.0.1:8470, not '\(listen)'")
             }
             var host = String(listen[..<colon])
@@ -77,13 +79,15 @@ extension Fieldctl {
         var tmv = tm()
         gmtime_r(&t, &tmv)
         func two(_ n: Int32) -> String { n < 10 ? "0\(n)" : "\(n)" }
-        return "\(tmv.tm_year + 1900)-\(two(tmv.tm_mon + 1))-\(two(tmv.tm_mday))T\(two(tmv.tm_hour)):\(two(tmv.tm_min)):\(two(tmv.tm_sec))Z"
+        return
+            "\(tmv.tm_year + 1900)-\(two(tmv.tm_mon + 1))-\(two(tmv.tm_mday))T\(two(tmv.tm_hour)):\(two(tmv.tm_min)):\(two(tmv.tm_sec))Z"
     }
 
     struct Devices: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "List the devices in a collector's store, from its index.",
-            discussion: "Reads DIR/DEVICE/index.jsonl (bundles the index lacks are read and shown too; nothing is written)."
+            discussion:
+                "Reads DIR/DEVICE/index.jsonl (bundles the index lacks are read and shown too; nothing is written)."
         )
 
         enum Format: String, ExpressibleByArgument, CaseIterable { case text, json }
@@ -110,30 +114,38 @@ extension Fieldctl {
                     print("no devices in \(store)")
                     return
                 }
-                var rows = [["DEVICE", "OS", "BUNDLES", "SIZE", "SAMPLES", "FIRST SAMPLE", "LAST SAMPLE", "LAST UPLOAD"]]
+                var rows = [
+                    ["DEVICE", "OS", "BUNDLES", "SIZE", "SAMPLES", "FIRST SAMPLE", "LAST SAMPLE", "LAST UPLOAD"]
+                ]
                 for d in devices {
                     rows.append([
                         d.device, d.backend ?? "-", String(d.bundles), Self.size(d.bytes), String(d.samples),
-                        Self.time(d.firstWallNanos.map { Double($0) / 1e9 }), Self.time(d.lastWallNanos.map { Double($0) / 1e9 }),
+                        Self.time(d.firstWallNanos.map { Double($0) / 1e9 }),
+                        Self.time(d.lastWallNanos.map { Double($0) / 1e9 }),
                         Self.time(d.lastReceived),
                     ])
                 }
                 let widths = (0..<rows[0].count).map { c in rows.map { $0[c].count }.max() ?? 0 }
                 for r in rows {
-                    let cells = r.enumerated().map { $0 == r.count - 1 ? $1 : $1.padding(toLength: widths[$0], withPad: " ", startingAt: 0) }
+                    let cells = r.enumerated().map {
+                        $0 == r.count - 1 ? $1 : $1.padding(toLength: widths[$0], withPad: " ", startingAt: 0)
+                    }
                     print(cells.joined(separator: "  "))
                 }
             }
         }
 
         static func size(_ b: UInt64) -> String {
-            b >= 1 << 20 ? String(format: "%.1f MiB", Double(b) / 1048576) : b >= 1024 ? String(format: "%.1f KiB", Double(b) / 1024) : "\(b) B"
+            b >= 1 << 20
+                ? String(format: "%.1f MiB", Double(b) / 1048576)
+                : b >= 1024 ? String(format: "%.1f KiB", Double(b) / 1024) : "\(b) B"
         }
 
         static func time(_ seconds: Double?) -> String {
             guard let s = seconds else { return "-" }
             return ISO8601DateFormatter.string(
-                from: Date(timeIntervalSince1970: s), timeZone: TimeZone(identifier: "UTC")!, formatOptions: [.withInternetDateTime])
+                from: Date(timeIntervalSince1970: s), timeZone: TimeZone(identifier: "UTC")!,
+                formatOptions: [.withInternetDateTime])
         }
     }
 }

@@ -62,18 +62,22 @@ final class CollectorUnderTest {
         tokens = dir + "/tokens"
         if !FileManager.default.fileExists(atPath: tokens) {
             let lines = Self.devices.map { "\($0) \(Self.token($0))" }.joined(separator: "\n") + "\n"
-            FileManager.default.createFile(atPath: tokens, contents: Data(lines.utf8), attributes: [.posixPermissions: 0o600])
+            FileManager.default.createFile(
+                atPath: tokens, contents: Data(lines.utf8), attributes: [.posixPermissions: 0o600])
         }
         (server, address) = try Self.launch(dir: dir, store: self.store, tokens: tokens, listen: listen, extra: extra)
     }
 
-    private static func launch(dir: String, store: String, tokens: String, listen: String, extra: [String]) throws -> (Background, String) {
+    private static func launch(dir: String, store: String, tokens: String, listen: String, extra: [String]) throws -> (
+        Background, String
+    ) {
         let addressFile = dir + "/address-\(UUID().uuidString)"
         let server = try Background(
             Harness.binDir + "/fieldctl",
-            ["serve", "--listen", listen, "--store", store, "--tokens", tokens, "--address-file", addressFile] + extra, in: dir)
+            ["serve", "--listen", listen, "--store", store, "--tokens", tokens, "--address-file", addressFile] + extra,
+            in: dir)
         guard Harness.waitFor(30, { FileManager.default.fileExists(atPath: addressFile) || !server.process.isRunning }),
-              let text = try? String(contentsOfFile: addressFile, encoding: .utf8)
+            let text = try? String(contentsOfFile: addressFile, encoding: .utf8)
         else {
             server.stop(SIGKILL)
             throw HarnessError("the collector did not start: \(server.stderr) \(server.stdout)")
@@ -93,20 +97,23 @@ final class CollectorUnderTest {
     /// Writes a token file for the agent.
     func tokenFile(for device: String) -> String {
         let path = dir + "/\(device).token"
-        FileManager.default.createFile(atPath: path, contents: Data((Self.token(device) + "\n").utf8), attributes: [.posixPermissions: 0o600])
+        FileManager.default.createFile(
+            atPath: path, contents: Data((Self.token(device) + "\n").utf8), attributes: [.posixPermissions: 0o600])
         return path
     }
 
     /// PUTs a file with curl; returns the status and the response body.
     func put(
-        device: String, name: String, file: String?, token: String?, digest: String? = nil, path: String? = nil, extra: [String] = []
+        device: String, name: String, file: String?, token: String?, digest: String? = nil, path: String? = nil,
+        extra: [String] = []
     ) throws -> (status: Int, body: String) {
         let bodyFile = dir + "/curl-\(UUID().uuidString).body"
         defer { try? FileManager.default.removeItem(atPath: bodyFile) }
         var args = ["-s", "--path-as-is", "-o", bodyFile, "-w", "%{http_code}", "-X", "PUT"]
         if let f = file {
             args += ["--data-binary", "@" + f]
-            let d = try digest ?? ContentDigest.header(sha256: SHA256.hash(try Data(contentsOf: URL(fileURLWithPath: f))))
+            let d =
+                try digest ?? ContentDigest.header(sha256: SHA256.hash(try Data(contentsOf: URL(fileURLWithPath: f))))
             args += ["-H", "Content-Digest: \(d)"]
         }
         if let t = token { args += ["-H", "Authorization: Bearer \(t)"] }
@@ -119,7 +126,9 @@ final class CollectorUnderTest {
 
     /// Bundle files stored for a device, by name.
     func stored(_ device: String) -> [String] {
-        ((try? FileManager.default.contentsOfDirectory(atPath: store + "/" + device)) ?? []).filter { $0.hasSuffix(".zst") }.sorted()
+        ((try? FileManager.default.contentsOfDirectory(atPath: store + "/" + device)) ?? []).filter {
+            $0.hasSuffix(".zst")
+        }.sorted()
     }
 
     /// Every file under the store (relative paths), to prove nothing else was written.
@@ -129,7 +138,8 @@ final class CollectorUnderTest {
 
     /// Lines of a device's index.
     func indexLines(_ device: String) -> [String] {
-        ((try? String(contentsOfFile: store + "/\(device)/index.jsonl", encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
+        ((try? String(contentsOfFile: store + "/\(device)/index.jsonl", encoding: .utf8)) ?? "").split(separator: "\n")
+            .map(String.init)
     }
 }
 
@@ -138,7 +148,8 @@ enum BundleMaker {
     /// Runs the agent for `seconds` into `dir/spool-<device>` and returns the closed bundle paths.
     static func make(in dir: String, device: String, seconds: Double = 0.3, extra: [String] = []) throws -> [String] {
         let spool = dir + "/made-\(device)-\(UUID().uuidString)"
-        let r = try Harness.fieldagent(["--interval", "0.1", "--duration", String(seconds), "--spool", spool, "--device-id", device] + extra)
+        let r = try Harness.fieldagent(
+            ["--interval", "0.1", "--duration", String(seconds), "--spool", spool, "--device-id", device] + extra)
         guard r.status == 0 else { throw HarnessError("agent failed: \(r.stderr)") }
         return try Harness.files(in: spool, suffix: ".zst")
     }

@@ -22,23 +22,33 @@ import Testing
         // Credentials.
         #expect(try c.put(device: "devA", name: "other.zst", file: bundle, token: nil).status == 401)
         #expect(try c.put(device: "devA", name: "other.zst", file: bundle, token: "not-the-token-at-all").status == 403)
-        #expect(try c.put(device: "devA", name: "other.zst", file: bundle, token: CollectorUnderTest.token("devB")).status == 403)
+        #expect(
+            try c.put(device: "devA", name: "other.zst", file: bundle, token: CollectorUnderTest.token("devB")).status
+                == 403)
         #expect(try c.put(device: "nobody", name: "other.zst", file: bundle, token: token).status == 403)
-        #expect(try c.put(device: "devA", name: "other.zst", file: bundle, token: nil, extra: ["-H", "Authorization: Basic Zm9vOmJhcg=="]).status == 401)
+        #expect(
+            try c.put(
+                device: "devA", name: "other.zst", file: bundle, token: nil,
+                extra: ["-H", "Authorization: Basic Zm9vOmJhcg=="]
+            ).status == 401)
 
         // Names that are not plain, whatever the token: nothing is written outside the store.
         for path in [
             "/v1/devices/../bundles/x.zst", "/v1/devices/devA/bundles/..", "/v1/devices/devA/bundles/.hidden.zst",
-            "/v1/devices/%2e%2e/bundles/x.zst", "/v1/devices/devA/bundles/..%2Fescape.zst", "/v1/devices/devA/bundles/a%2Fb.zst",
+            "/v1/devices/%2e%2e/bundles/x.zst", "/v1/devices/devA/bundles/..%2Fescape.zst",
+            "/v1/devices/devA/bundles/a%2Fb.zst",
             "/v1/devices/devA/bundles/notes.txt", "/v1/devices//bundles/x.zst", "/v1/devices/devA/bundles/",
         ] {
             let r = try c.put(device: "", name: "", file: bundle, token: token, path: path)
             #expect(r.status == 400, "\(path): \(r.status) \(r.body)")
         }
-        #expect(try c.put(device: "", name: "", file: bundle, token: token, path: "/v1/devices/devA/bundles/x.zst/more").status == 404)
+        #expect(
+            try c.put(device: "", name: "", file: bundle, token: token, path: "/v1/devices/devA/bundles/x.zst/more")
+                .status == 404)
 
         // Digests: required and checked.
-        var r = try c.put(device: "devA", name: "nodigest.zst", file: nil, token: token, extra: ["--data-binary", "@" + bundle])
+        var r = try c.put(
+            device: "devA", name: "nodigest.zst", file: nil, token: token, extra: ["--data-binary", "@" + bundle])
         #expect(r.status == 400 && r.body.contains("Content-Digest"))
         let wrong = ContentDigest.header(sha256: SHA256.hash(Array("something else".utf8)))
         r = try c.put(device: "devA", name: "wrongdigest.zst", file: bundle, token: token, digest: wrong)
@@ -88,7 +98,11 @@ import Testing
         let token = CollectorUnderTest.token("devA")
         #expect(try c.put(device: "devA", name: "big.zst", file: bundle, token: token).status == 413)
         // Chunked: no Content-Length, so the limit is found while reading.
-        #expect(try c.put(device: "devA", name: "big.zst", file: bundle, token: token, extra: ["-H", "Transfer-Encoding: chunked"]).status == 413)
+        #expect(
+            try c.put(
+                device: "devA", name: "big.zst", file: bundle, token: token,
+                extra: ["-H", "Transfer-Encoding: chunked"]
+            ).status == 413)
         c.server.stop()
         #expect(c.allFiles().filter { $0.hasSuffix(".zst") || $0.hasSuffix(".part") }.isEmpty, "\(c.allFiles())")
     }
@@ -106,10 +120,13 @@ import Testing
         let bundle = try #require(try BundleMaker.make(in: dir, device: "devA", seconds: 1).first)
         let size = try #require(try FileManager.default.attributesOfItem(atPath: bundle)[.size] as? Int)
         try #require(size > 16 << 10, "the bundle must not fit: \(size) bytes")
-        let r = try c.put(device: "devA", name: (bundle as NSString).lastPathComponent, file: bundle, token: CollectorUnderTest.token("devA"))
+        let r = try c.put(
+            device: "devA", name: (bundle as NSString).lastPathComponent, file: bundle,
+            token: CollectorUnderTest.token("devA"))
         #expect(r.status == 507, "\(r.status) \(r.body)")
         // Still serving, and nothing of the upload left behind.
-        let health = try Harness.run("/usr/bin/curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", c.url + "/v1/health"])
+        let health = try Harness.run(
+            "/usr/bin/curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", c.url + "/v1/health"])
         #expect(health.text == "200")
         c.server.stop()
         #expect(c.allFiles().filter { $0 != "devA" }.isEmpty, "\(c.allFiles())")
@@ -119,8 +136,11 @@ import Testing
         let dir = try Harness.tempDir()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let tokens = dir + "/tokens"
-        FileManager.default.createFile(atPath: tokens, contents: Data("devA 0123456789abcdef0123\n".utf8), attributes: [.posixPermissions: 0o644])
-        let r = try Harness.fieldctl(["serve", "--listen", "127.0.0.1:0", "--store", dir + "/store", "--tokens", tokens])
+        FileManager.default.createFile(
+            atPath: tokens, contents: Data("devA 0123456789abcdef0123\n".utf8), attributes: [.posixPermissions: 0o644])
+        let r = try Harness.fieldctl([
+            "serve", "--listen", "127.0.0.1:0", "--store", dir + "/store", "--tokens", tokens,
+        ])
         #expect(r.status != 0)
         #expect(r.stderr.contains("chmod 600"), "\(r.stderr)")
         #expect(!FileManager.default.fileExists(atPath: dir + "/store"))
@@ -134,13 +154,18 @@ import Testing
         let bundles = try BundleMaker.make(in: dir, device: "devA", seconds: 1.2, extra: ["--bundle-seconds", "1"])
         try #require(bundles.count >= 2)
         for b in bundles {
-            #expect(try c.put(device: "devA", name: (b as NSString).lastPathComponent, file: b, token: CollectorUnderTest.token("devA")).status == 201)
+            #expect(
+                try c.put(
+                    device: "devA", name: (b as NSString).lastPathComponent, file: b,
+                    token: CollectorUnderTest.token("devA")
+                ).status == 201)
         }
         c.server.stop(SIGKILL)
         // What a kill leaves: a partial upload, and a bundle renamed into place whose index line was never written.
         FileManager.default.createFile(atPath: c.store + "/devA/.x.zst.123.part", contents: Data([1, 2, 3]))
         let index = c.indexLines("devA")
-        try (index.dropLast().joined(separator: "\n") + "\n").write(toFile: c.store + "/devA/index.jsonl", atomically: true, encoding: .utf8)
+        try (index.dropLast().joined(separator: "\n") + "\n").write(
+            toFile: c.store + "/devA/index.jsonl", atomically: true, encoding: .utf8)
         c = try CollectorUnderTest(dir: dir)
         #expect(c.indexLines("devA").count == bundles.count)
         #expect(!c.allFiles().contains { $0.hasSuffix(".part") })
@@ -159,13 +184,19 @@ import Testing
     @Test func fiftyDevicesAtOnceLoseAndDuplicateNothing() throws {
         let dir = try Harness.tempDir()
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let tokens = (0..<50).map { String(format: "bench%02d token-of-bench%02d-0123456789", $0, $0) }.joined(separator: "\n") + "\n"
-        FileManager.default.createFile(atPath: dir + "/tokens", contents: Data(tokens.utf8), attributes: [.posixPermissions: 0o600])
+        let tokens =
+            (0..<50).map { String(format: "bench%02d token-of-bench%02d-0123456789", $0, $0) }.joined(separator: "\n")
+            + "\n"
+        FileManager.default.createFile(
+            atPath: dir + "/tokens", contents: Data(tokens.utf8), attributes: [.posixPermissions: 0o600])
         let c = try CollectorUnderTest(dir: dir)
         let r = try Harness.run(
             Harness.binDir + "/fieldbench",
-            ["upload", c.url, dir + "/tokens", "--devices", "50", "--bundles-per-device", "6", "--samples-per-bundle", "2",
-             "--duplicate-percent", "20", "--store", c.store], timeout: 300)
+            [
+                "upload", c.url, dir + "/tokens", "--devices", "50", "--bundles-per-device", "6",
+                "--samples-per-bundle", "2",
+                "--duplicate-percent", "20", "--store", c.store,
+            ], timeout: 300)
         #expect(r.status == 0, "\(r.text)\n\(r.stderr)")
         #expect(r.text.contains("lost 0, duplicated 0, extra 0, differing 0"), "\(r.text)")
         #expect(r.text.contains("other x0"), "\(r.text)")

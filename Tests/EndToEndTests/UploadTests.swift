@@ -29,7 +29,8 @@ import Testing
         let spool = dir + "/spool"
         let agent = try Self.agent(
             [
-                "--interval", "0.1", "--bundle-seconds", "1", "--spool", spool, "--device-id", "crash", "--upload", c.url,
+                "--interval", "0.1", "--bundle-seconds", "1", "--spool", spool, "--device-id", "crash", "--upload",
+                c.url,
                 "--token-file", c.tokenFile(for: "crash"), "--retry-min", "0.2", "--retry-max", "1",
             ], in: dir)
         #expect(Harness.waitFor(20) { c.stored("crash").count >= 2 }, "\(agent.stderr)")
@@ -38,12 +39,16 @@ import Testing
         #expect(Harness.waitFor(20) { c.stored("crash").count >= 7 }, "\(agent.stderr)")
         #expect(agent.stop() == 0)
 
-        #expect(((try? Harness.files(in: spool, suffix: ".zst")) ?? ["?"]).isEmpty, "the spool did not drain: \(agent.stderr)")
+        #expect(
+            ((try? Harness.files(in: spool, suffix: ".zst")) ?? ["?"]).isEmpty,
+            "the spool did not drain: \(agent.stderr)")
         let bundles = try Self.read(c.store + "/crash")
         let sequences = bundles.map(\.header.sequence).sorted()
         #expect(sequences == Array(0..<UInt64(bundles.count)), "bundle sequences \(sequences)")
-        let samples = try bundles.flatMap { b in try b.records.filter { $0.type == .sample }.map { try RecordCodec.decodeSample($0.payload).sequence } }
-            .sorted()
+        let samples = try bundles.flatMap { b in
+            try b.records.filter { $0.type == .sample }.map { try RecordCodec.decodeSample($0.payload).sequence }
+        }
+        .sorted()
         #expect(samples == Array(0..<UInt64(samples.count)), "sample sequences have gaps or repeats")
         #expect(c.indexLines("crash").count == bundles.count)
         #expect(agent.stderr.contains("unreachable"), "the outage was not noticed: \(agent.stderr)")
@@ -100,7 +105,8 @@ import Testing
         let c = try CollectorUnderTest(dir: dir)
         let deadURL = "http://127.0.0.1:9"  // discard port: nothing listens
         let offline = try Harness.fieldagent([
-            "--interval", "0.1", "--duration", "5", "--bundle-seconds", "1", "--bundle-bytes", "16K", "--spool-max-bytes", "48K",
+            "--interval", "0.1", "--duration", "5", "--bundle-seconds", "1", "--bundle-bytes", "16K",
+            "--spool-max-bytes", "48K",
             "--spool", spool, "--device-id", "off", "--upload", deadURL, "--token-file", c.tokenFile(for: "off"),
             "--retry-min", "0.5", "--retry-max", "1",
         ])
@@ -130,7 +136,10 @@ import Testing
         let json = try Harness.fieldctl(["analyze", "--format", "json", c.store + "/off"])
         let doc = try #require(try JSONSerialization.jsonObject(with: json.stdout) as? [String: Any])
         let missing = try #require(doc["missing"] as? [[String: Any]])
-        #expect(missing.contains { $0["reason"] as? String == "spool-quota" && ($0["names"] as? [String])?.isEmpty == false }, "\(missing)")
+        #expect(
+            missing.contains {
+                $0["reason"] as? String == "spool-quota" && ($0["names"] as? [String])?.isEmpty == false
+            }, "\(missing)")
         c.server.stop()
     }
 
@@ -152,7 +161,8 @@ import Testing
                 open(sys.argv[2], "w").write(str(n))
             """
         try script.write(toFile: dir + "/hang.py", atomically: true, encoding: .utf8)
-        let listener = try Background("/usr/bin/env", ["python3", dir + "/hang.py", dir + "/port", dir + "/count"], in: dir)
+        let listener = try Background(
+            "/usr/bin/env", ["python3", dir + "/hang.py", dir + "/port", dir + "/count"], in: dir)
         defer { listener.stop(SIGKILL) }
         #expect(Harness.waitFor(10) { FileManager.default.fileExists(atPath: dir + "/port") })
         let port = try String(contentsOfFile: dir + "/port", encoding: .utf8)
@@ -162,7 +172,8 @@ import Testing
         let agent = try Self.agent(
             [
                 "--interval", "0.1", "--bundle-seconds", "1", "--spool", spool, "--device-id", "hang", "--pid", "1",
-                "--upload", "http://127.0.0.1:\(port)", "--token-file", tokenFile, "--stall-timeout", "1", "--retry-min", "0.5",
+                "--upload", "http://127.0.0.1:\(port)", "--token-file", tokenFile, "--stall-timeout", "1",
+                "--retry-min", "0.5",
                 "--retry-max", "1", "--final-upload-seconds", "1",
             ], in: dir)
         usleep(5_000_000)
@@ -213,10 +224,13 @@ import Testing
     @Test func verifiesCertificatesAndTrustsTheGivenCA() throws {
         let dir = try Harness.tempDir()
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let made = try Harness.run("/usr/bin/openssl", [
-            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", dir + "/key.pem", "-out", dir + "/cert.pem", "-days", "1",
-            "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
-        ])
+        let made = try Harness.run(
+            "/usr/bin/openssl",
+            [
+                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", dir + "/key.pem", "-out", dir + "/cert.pem",
+                "-days", "1",
+                "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
+            ])
         try #require(made.status == 0, "\(made.stderr)")
         // A stand-in collector over TLS that takes every PUT and notes its path.
         let script = """
@@ -235,13 +249,17 @@ import Testing
             """
         try script.write(toFile: dir + "/tls.py", atomically: true, encoding: .utf8)
         let server = try Background(
-            "/usr/bin/env", ["python3", dir + "/tls.py", dir + "/cert.pem", dir + "/key.pem", dir + "/puts", dir + "/port"], in: dir)
+            "/usr/bin/env",
+            ["python3", dir + "/tls.py", dir + "/cert.pem", dir + "/key.pem", dir + "/puts", dir + "/port"], in: dir)
         defer { server.stop(SIGKILL) }
         #expect(Harness.waitFor(10) { FileManager.default.fileExists(atPath: dir + "/port") })
         let url = "https://127.0.0.1:" + (try String(contentsOfFile: dir + "/port", encoding: .utf8))
         try "0123456789abcdef0123\n".write(toFile: dir + "/token", atomically: true, encoding: .utf8)
-        let common = ["--interval", "0.1", "--duration", "0.5", "--pid", "1", "--device-id", "tls", "--upload", url, "--token-file", dir + "/token",
-                      "--final-upload-seconds", "3"]
+        let common = [
+            "--interval", "0.1", "--duration", "0.5", "--pid", "1", "--device-id", "tls", "--upload", url,
+            "--token-file", dir + "/token",
+            "--final-upload-seconds", "3",
+        ]
 
         let untrusted = try Harness.fieldagent(common + ["--spool", dir + "/spool"])
         #expect(untrusted.status == 0)

@@ -1,8 +1,9 @@
-@testable import FieldAgent
 import FieldBundle
 import FieldTestKit
 import Foundation
 import Testing
+
+@testable import FieldAgent
 
 /// Losses no bundle recorded before the run ended are kept in the spool for the next start.
 @Suite struct PendingLossTests {
@@ -10,8 +11,10 @@ import Testing
         let t = try FixtureTree([:])
         let spool = try Spool(directory: t.root, deviceID: "d")
         spool.savePendingLosses([
-            LossReport(wallNanos: 1, monoNanos: 1, reason: "spool-quota", bundles: 2, bytes: 200, names: ["a.zst", "b.zst"]),
-            LossReport(wallNanos: 2, monoNanos: 2, reason: "rejected-by-collector", bundles: 1, bytes: 50, names: ["c.zst"]),
+            LossReport(
+                wallNanos: 1, monoNanos: 1, reason: "spool-quota", bundles: 2, bytes: 200, names: ["a.zst", "b.zst"]),
+            LossReport(
+                wallNanos: 2, monoNanos: 2, reason: "rejected-by-collector", bundles: 1, bytes: 50, names: ["c.zst"]),
         ])
         #expect(FileManager.default.fileExists(atPath: t.root + "/pending-losses"))
         let back = spool.takePendingLosses()
@@ -33,7 +36,9 @@ import Testing
     }
 
     @Test func damagedLinesAreSkipped() throws {
-        let t = try FixtureTree(["pending-losses": "spool-quota 100 a.zst\ngarbage\nspool-quota x b.zst\n\ndisk-full 7 c.zst\n"])
+        let t = try FixtureTree([
+            "pending-losses": "spool-quota 100 a.zst\ngarbage\nspool-quota x b.zst\n\ndisk-full 7 c.zst\n"
+        ])
         let spool = try Spool(directory: t.root, deviceID: "d")
         let back = spool.takePendingLosses()
         #expect(back.map(\.reason) == ["spool-quota", "disk-full"])
