@@ -11,19 +11,22 @@ public struct CollectorConfiguration: Sendable {
     public var port: Int
     public var storeDirectory: String
     public var tokens: Tokens
+    /// Where `tokens` came from: SIGHUP reads it again, so devices can be added without a restart.
+    public var tokensPath: String?
     /// Larger uploads are refused with 413.
     public var maxBundleBytes: UInt64
     /// Called once the server listens, with the bound address (the port is the real one when 0 was asked for).
     public var onListening: @Sendable (String) -> Void
 
     public init(
-        host: String, port: Int, storeDirectory: String, tokens: Tokens, maxBundleBytes: UInt64 = 64 << 20,
-        onListening: @escaping @Sendable (String) -> Void = { _ in }
+        host: String, port: Int, storeDirectory: String, tokens: Tokens, tokensPath: String? = nil,
+        maxBundleBytes: UInt64 = 64 << 20, onListening: @escaping @Sendable (String) -> Void = { _ in }
     ) {
         self.host = host
         self.port = port
         self.storeDirectory = storeDirectory
         self.tokens = tokens
+        self.tokensPath = tokensPath
         self.maxBundleBytes = maxBundleBytes
         self.onListening = onListening
     }
@@ -45,13 +48,13 @@ public struct Collector: HTTPResponder {
     public typealias Context = CollectorContext
 
     let store: Store
-    let tokens: Tokens
+    let tokens: TokenTable
     let maxBundleBytes: UInt64
     let log: @Sendable (String) -> Void
 
     public init(store: Store, tokens: Tokens, maxBundleBytes: UInt64, log: @escaping @Sendable (String) -> Void) {
         self.store = store
-        self.tokens = tokens
+        self.tokens = TokenTable(tokens)
         self.maxBundleBytes = maxBundleBytes
         self.log = log
     }
@@ -63,6 +66,11 @@ public struct Collector: HTTPResponder {
         let collector = Collector(store: store, tokens: config.tokens, maxBundleBytes: config.maxBundleBytes, log: log)
         let counts = await store.counts()
         let devices = config.tokens.devices.count
+        var reloader: (any DispatchSourceSignal)?
+        if let path = config.tokensPath {
+            reloader = collector.reloadTokensOnHangUp(from: path)
+        }
+        defer { reloader?.cancel() }
         let app = Application(
             responder: collector,
             configuration: .init(address: .hostname(config.host, port: config.port), serverName: "fieldctl"),
@@ -78,6 +86,25 @@ public struct Collector: HTTPResponder {
         )
         try await app.runService()
         log("stopped")
+    }
+
+    /// SIGHUP reads the tokens file again. A file that does not load (a typo, wrong mode) keeps the table in use.
+    func reloadTokensOnHangUp(from path: String) -> any DispatchSourceSignal {
+        signal(SIGHUP, SIG_IGN)  // the dispatch source receives it instead
+        let source = DispatchSource.makeSignalSource(signal: SIGHUP, queue: .global())
+        let table = tokens
+        let log = log
+        source.setEventHandler {
+            do {
+                let fresh = try Tokens.load(path: path)
+                table.replace(with: fresh)
+                log("tokens reloaded from \(path): \(fresh.devices.count) devices allowed")
+            } catch {
+                log("tokens NOT reloaded from \(path): \(error); still allowing the \(table.current.devices.count) devices from before")
+            }
+        }
+        source.resume()
+        return source
     }
 
     // MARK: Responding
@@ -174,7 +201,7 @@ public struct Collector: HTTPResponder {
             return Outcome(
                 .badRequest, "the bundle name must be a plain name ending in .zst (A-Z a-z 0-9 . _ -)", close: true)
         }
-        switch tokens.check(authorization: request.headers[.authorization], device: device) {
+        switch tokens.current.check(authorization: request.headers[.authorization], device: device) {
         case .missing: return Outcome(.unauthorized, "an Authorization: Bearer TOKEN header is required", close: true)
         case .wrong: return Outcome(.forbidden, "this token may not upload for device '\(device)'", close: true)
         case .allowed: break

@@ -101,6 +101,18 @@ public struct Tokens: Sendable {
     }
 }
 
+/// The tokens in force, replaced as a whole when the file is read again.
+final class TokenTable: @unchecked Sendable {
+    private let lock = NSLock()
+    private var tokens: Tokens
+
+    init(_ tokens: Tokens) { self.tokens = tokens }
+
+    var current: Tokens { lock.withLock { tokens } }
+
+    func replace(with fresh: Tokens) { lock.withLock { tokens = fresh } }
+}
+
 /// A collector failure with a message for the user.
 public struct CollectorError: Error, CustomStringConvertible, Sendable {
     /// What went wrong.

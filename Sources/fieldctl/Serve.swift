@@ -18,8 +18,8 @@ extension Fieldctl {
                 GET /v1/health answers 200 while the collector runs.
 
                 TOKENS has one 'DEVICE_ID TOKEN' line per device (tokens of at least 16 characters; # comments). \
-                It must not be readable by group or others (chmod 600). One log line per request goes to standard \
-                output. SIGTERM or SIGINT stops accepting, finishes the uploads in flight and exits 0.
+                It must not be readable by group or others (chmod 600). SIGHUP reads it again (a file that does not \
+                load leaves the old tokens in force). One log line per request goes to standard output. SIGTERM or SIGINT stops accepting, finishes the uploads in flight and exits 0.
                 """
         )
 
@@ -50,7 +50,7 @@ extension Fieldctl {
             do { table = try Tokens.load(path: tokens) } catch { throw ValidationError("\(error)") }
             let addressFile = self.addressFile
             let config = CollectorConfiguration(
-                host: host, port: port, storeDirectory: store, tokens: table, maxBundleBytes: maxBundleBytes,
+                host: host, port: port, storeDirectory: store, tokens: table, tokensPath: tokens, maxBundleBytes: maxBundleBytes,
                 onListening: { address in
                     if let f = addressFile { try? (address + "\n").write(toFile: f, atomically: true, encoding: .utf8) }
                 })

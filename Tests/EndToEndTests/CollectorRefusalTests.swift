@@ -207,3 +207,33 @@ import Testing
         #expect(devices.allSatisfy { $0["bundles"] as? Int == 6 })
     }
 }
+
+/// SIGHUP reads the tokens file again: a device added to it can upload without a restart, and a file that does
+/// not load leaves the tokens in force.
+@Suite struct CollectorTokenReloadTests {
+    @Test func hangUpReloadsTheTokensFile() throws {
+        let dir = try Harness.tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let c = try CollectorUnderTest(dir: dir)
+        let bundle = try #require(try BundleMaker.make(in: dir, device: "late").first)
+        let name = (bundle as NSString).lastPathComponent
+        let token = "token-of-late-0123456789"
+        #expect(try c.put(device: "late", name: name, file: bundle, token: token).status == 403)
+
+        let handle = try #require(FileHandle(forWritingAtPath: c.tokens))
+        handle.seekToEndOfFile()
+        handle.write(Data("late \(token)\n".utf8))
+        try handle.close()
+        kill(c.server.process.processIdentifier, SIGHUP)
+        #expect(Harness.waitFor(10) { c.server.stdout.contains("tokens reloaded") }, "\(c.server.stdout)")
+        #expect(try c.put(device: "late", name: name, file: bundle, token: token).status == 201)
+
+        // A broken file (readable by others) is refused; the tokens loaded before stay in force.
+        chmod(c.tokens, 0o644)
+        kill(c.server.process.processIdentifier, SIGHUP)
+        #expect(Harness.waitFor(10) { c.server.stdout.contains("NOT reloaded") }, "\(c.server.stdout)")
+        #expect(try c.put(device: "late", name: name, file: bundle, token: token).status == 200)
+        #expect(c.server.process.isRunning)
+        #expect(c.server.stop() == 0)
+    }
+}
