@@ -11,8 +11,8 @@ final class Background {
     init(_ program: String, _ args: [String], in directory: String) throws {
         outPath = directory + "/\(UUID().uuidString).out"
         errPath = outPath.replacingOccurrences(of: ".out", with: ".err")
-        FileManager.default.createFile(atPath: outPath, contents: nil)
-        FileManager.default.createFile(atPath: errPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: outPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: errPath, contents: nil)
         process.executableURL = URL(fileURLWithPath: program)
         process.arguments = args
         process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: outPath))
@@ -62,7 +62,7 @@ final class CollectorUnderTest {
         tokens = dir + "/tokens"
         if !FileManager.default.fileExists(atPath: tokens) {
             let lines = Self.devices.map { "\($0) \(Self.token($0))" }.joined(separator: "\n") + "\n"
-            FileManager.default.createFile(
+            _ = FileManager.default.createFile(
                 atPath: tokens, contents: Data(lines.utf8), attributes: [.posixPermissions: 0o600])
         }
         (server, address) = try Self.launch(dir: dir, store: self.store, tokens: tokens, listen: listen, extra: extra)
@@ -97,7 +97,7 @@ final class CollectorUnderTest {
     /// Writes a token file for the agent.
     func tokenFile(for device: String) -> String {
         let path = dir + "/\(device).token"
-        FileManager.default.createFile(
+        _ = FileManager.default.createFile(
             atPath: path, contents: Data((Self.token(device) + "\n").utf8), attributes: [.posixPermissions: 0o600])
         return path
     }

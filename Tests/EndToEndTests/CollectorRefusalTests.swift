@@ -136,7 +136,7 @@ import Testing
         let dir = try Harness.tempDir()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let tokens = dir + "/tokens"
-        FileManager.default.createFile(
+        _ = FileManager.default.createFile(
             atPath: tokens, contents: Data("devA 0123456789abcdef0123\n".utf8), attributes: [.posixPermissions: 0o644])
         let r = try Harness.fieldctl([
             "serve", "--listen", "127.0.0.1:0", "--store", dir + "/store", "--tokens", tokens,
@@ -162,7 +162,7 @@ import Testing
         }
         c.server.stop(SIGKILL)
         // What a kill leaves: a partial upload, and a bundle renamed into place whose index line was never written.
-        FileManager.default.createFile(atPath: c.store + "/devA/.x.zst.123.part", contents: Data([1, 2, 3]))
+        _ = FileManager.default.createFile(atPath: c.store + "/devA/.x.zst.123.part", contents: Data([1, 2, 3]))
         let index = c.indexLines("devA")
         try (index.dropLast().joined(separator: "\n") + "\n").write(
             toFile: c.store + "/devA/index.jsonl", atomically: true, encoding: .utf8)
@@ -187,7 +187,7 @@ import Testing
         let tokens =
             (0..<50).map { String(format: "bench%02d token-of-bench%02d-0123456789", $0, $0) }.joined(separator: "\n")
             + "\n"
-        FileManager.default.createFile(
+        _ = FileManager.default.createFile(
             atPath: dir + "/tokens", contents: Data(tokens.utf8), attributes: [.posixPermissions: 0o600])
         let c = try CollectorUnderTest(dir: dir)
         let r = try Harness.run(
