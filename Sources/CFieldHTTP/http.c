@@ -103,10 +103,14 @@ int field_http_global_init(char *error, size_t error_size) {
     if (loaded) return 0;
     const char *names[] = {"libcurl.so.4", "libcurl.so", "libcurl-gnutls.so.4"};
     void *lib = NULL;
-    for (size_t i = 0; i < sizeof names / sizeof names[0] && !lib; i++) lib = dlopen(names[i], RTLD_NOW | RTLD_LOCAL);
+    char first[256] = "";  // why the usual name failed: more telling than the fallbacks' errors
+    for (size_t i = 0; i < sizeof names / sizeof names[0] && !lib; i++) {
+        lib = dlopen(names[i], RTLD_NOW | RTLD_LOCAL);
+        const char *why = lib ? NULL : dlerror();
+        if (i == 0 && why) snprintf(first, sizeof first, "%s", why);
+    }
     if (!lib) {
-        const char *why = dlerror();
-        snprintf(error, error_size, "cannot load libcurl (libcurl.so.4): %s", why ? why : "not found");
+        snprintf(error, error_size, "cannot load libcurl, which uploading needs: %s", first[0] ? first : "not found");
         return -1;
     }
 #define FIELD_LOAD(field, symbol)                                                                      \
