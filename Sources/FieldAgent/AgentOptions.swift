@@ -222,6 +222,7 @@ public struct AgentOptions: Sendable {
         case "connect-timeout", "stall-timeout", "retry-min", "retry-max", "final-upload-seconds":
             let d = try number()
             guard d > 0 || name == "final-upload-seconds" else { throw AgentError("\(source) must be more than 0") }
+            guard d <= 86_400 else { throw AgentError("\(source) must be at most 86400 seconds (a day)") }
             switch name {
             case "connect-timeout": connectTimeout = d
             case "stall-timeout": stallTimeout = d

@@ -166,7 +166,7 @@ final class HTTPDestination: Destination {
             return errno == ENOENT ? .gone : .retry("cannot open \(path): \(String(cString: strerror(errno)))")
         }
         defer { close(fd) }
-        guard let (digest, size) = Self.digest(fd) else {
+        guard let (digest, size) = SHA256.hash(fileDescriptor: fd) else {
             return .retry("cannot read \(path): \(String(cString: strerror(errno)))")
         }
         let url = "\(base)/v1/devices/\(deviceID)/bundles/\(name)"
@@ -212,24 +212,6 @@ final class HTTPDestination: Destination {
             return .retry("HTTP \(result.status) \(body)")
         }
     }
-
-    /// SHA-256 and size of an open file, read from its start.
-    static func digest(_ fd: Int32) -> (digest: [UInt8], size: UInt64)? {
-        var hasher = SHA256()
-        var buffer = [UInt8](repeating: 0, count: 1 << 16)
-        var total: UInt64 = 0
-        var offset: off_t = 0
-        while true {
-            let n = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress!, $0.count, offset) }
-            if n < 0 && errno == EINTR { continue }
-            if n < 0 { return nil }
-            if n == 0 { break }
-            buffer.withUnsafeBytes { hasher.update(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
-            total += UInt64(n)
-            offset += off_t(n)
-        }
-        return (hasher.finish(), total)
-    }
 }
 
 /// Copies bundles into `DIR/<device-id>/`, the collector's layout, for media carried by hand.
@@ -270,15 +252,19 @@ final class CopyDestination: Destination {
 final class Delivery {
     let spool: Spool
     let link: DeliveryLink
-    let destinations: [any Destination]
     let retryMinNanos: UInt64
     let retryMaxNanos: UInt64
-    /// Per destination: consecutive failures, when to try next, the last failure logged.
-    private var failures: [Int]
-    private var nextTry: [UInt64]
-    private var lastFailure: [String]
-    /// Bundles a destination already has while another one does not.
-    private var done: [Set<String>]
+    /// A destination and how delivering to it goes.
+    private struct Route {
+        let destination: any Destination
+        /// Consecutive failures, when to try next (monotonic), the last failure logged.
+        var failures = 0
+        var nextTry: UInt64 = 0
+        var lastFailure = ""
+        /// Bundles it already has while another destination does not.
+        var has: Set<String> = []
+    }
+    private var routes: [Route]
     private var thread = pthread_t()
     private var started = false
 
@@ -288,13 +274,9 @@ final class Delivery {
         var d: [any Destination] = []
         if options.upload != nil { d.append(HTTPDestination(options: options, deviceID: spool.deviceID, link: link)) }
         if let dir = options.copyTo { d.append(CopyDestination(directory: dir, deviceID: spool.deviceID)) }
-        destinations = d
+        routes = d.map { Route(destination: $0) }
         retryMinNanos = UInt64(options.retryMin * 1e9)
         retryMaxNanos = UInt64(max(options.retryMax, options.retryMin) * 1e9)
-        failures = Array(repeating: 0, count: d.count)
-        nextTry = Array(repeating: 0, count: d.count)
-        lastFailure = Array(repeating: "", count: d.count)
-        done = Array(repeating: [], count: d.count)
     }
 
     /// Starts the thread, with the stop signals blocked in it so that they reach the sampling thread.
@@ -334,12 +316,12 @@ final class Delivery {
             let stopping = link.isStopping
             if stopping {
                 // The last attempt ignores the backoff, once per destination.
-                for i in nextTry.indices { nextTry[i] = 0 }
+                for i in routes.indices { routes[i].nextTry = 0 }
             }
             pass(final: stopping)
             if stopping { break }
             let now = Clock.monotonicNanos()
-            let waiting = spool.closedBundles().isEmpty ? [] : nextTry.filter { $0 > now }
+            let waiting = spool.closedBundles().isEmpty ? [] : routes.map(\.nextTry).filter { $0 > now }
             // Sleep until the earliest retry, or a minute when idle (a bundle closing wakes us sooner).
             link.wait(until: waiting.min() ?? now + 60_000_000_000)
         }
@@ -358,8 +340,9 @@ final class Delivery {
             let path = spool.directory + "/" + bundle.name
             var everywhere = true
             var setAside = false
-            for (i, d) in destinations.enumerated() where !done[i].contains(bundle.name) {
-                guard Clock.monotonicNanos() >= nextTry[i] else {
+            for i in routes.indices where !routes[i].has.contains(bundle.name) {
+                let d = routes[i].destination
+                guard Clock.monotonicNanos() >= routes[i].nextTry else {
                     everywhere = false
                     continue
                 }
@@ -368,8 +351,8 @@ final class Delivery {
                 link.inFlight = nil
                 switch outcome {
                 case .delivered(let how):
-                    done[i].insert(bundle.name)
-                    succeeded(i, d, name: bundle.name, how: how)
+                    routes[i].has.insert(bundle.name)
+                    succeeded(&routes[i], name: bundle.name, how: how)
                 case .rejected(let why):
                     setAside = true
                     printError(
@@ -377,7 +360,7 @@ final class Delivery {
                     )
                 case .retry(let why):
                     everywhere = false
-                    failed(i, d, why: why, final: final)
+                    failed(&routes[i], why: why, final: final)
                 case .gone:
                     everywhere = false
                 }
@@ -396,33 +379,36 @@ final class Delivery {
     }
 
     private func forget(_ name: String) {
-        for i in done.indices { done[i].remove(name) }
+        for i in routes.indices { routes[i].has.remove(name) }
     }
 
-    private func succeeded(_ i: Int, _ d: any Destination, name: String, how: String) {
-        if failures[i] > 0 { printError("fieldagent: \(d.label) reachable again after \(failures[i]) failed attempts") }
-        failures[i] = 0
-        nextTry[i] = 0
-        lastFailure[i] = ""
-        printError("fieldagent: delivered \(name) to \(d.label) (\(how))")
+    private func succeeded(_ r: inout Route, name: String, how: String) {
+        let label = r.destination.label
+        if r.failures > 0 { printError("fieldagent: \(label) reachable again after \(r.failures) failed attempts") }
+        r.failures = 0
+        r.nextTry = 0
+        r.lastFailure = ""
+        printError("fieldagent: delivered \(name) to \(label) (\(how))")
     }
 
-    private func failed(_ i: Int, _ d: any Destination, why: String, final: Bool) {
-        failures[i] += 1
+    private func failed(_ r: inout Route, why: String, final: Bool) {
+        r.failures += 1
         if final {
-            nextTry[i] = UInt64.max  // no second try in the last attempt
-            printError("fieldagent: last attempt to \(d.label) failed: \(why)")
+            r.nextTry = UInt64.max  // no second try in the last attempt
+            printError("fieldagent: last attempt to \(r.destination.label) failed: \(why)")
             return
         }
-        let exponent = min(failures[i] - 1, 30)
-        let base = min(retryMaxNanos, retryMinNanos << UInt64(exponent))
+        // Doubling per failure up to the longest wait (doubled step by step: a shift would overflow silently).
+        var base = max(retryMinNanos, 1)
+        for _ in 1..<r.failures where base < retryMaxNanos { base = base > retryMaxNanos / 2 ? retryMaxNanos : base * 2 }
+        base = min(base, retryMaxNanos)
         let delay = base / 2 + UInt64.random(in: 0...(base / 2))  // jitter: devices that lost the collector together spread out
-        nextTry[i] = Clock.monotonicNanos() + delay
-        if why != lastFailure[i] {
+        r.nextTry = Clock.monotonicNanos() + delay
+        if why != r.lastFailure {
             printError(
                 "fieldagent: \(why); retrying in \(Self.seconds(delay)) and backing off up to \(Self.seconds(retryMaxNanos))"
             )
-            lastFailure[i] = why
+            r.lastFailure = why
         }
     }
 

@@ -147,13 +147,15 @@ struct Spool {
             for n in l.names { text += "\(l.reason) \(each) \(n)\n" }
         }
         guard !text.isEmpty else { return }
-        let temp = pendingLossesPath + ".tmp"
-        let fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { return }
-        let bytes = Array(text.utf8)
-        let ok = bytes.withUnsafeBytes { write(fd, $0.baseAddress!, $0.count) == $0.count } && fsync(fd) == 0
-        close(fd)
-        if ok { rename(temp, pendingLossesPath) } else { unlink(temp) }
+        let temp = pendingLossesPath + ".partial"
+        unlink(temp)  // left by a stop that was cut short
+        do throws(BundleError) {
+            let file = try DurableFile(temporaryPath: temp)
+            try file.write(Array(text.utf8))
+            try file.commit(as: pendingLossesPath, replace: true)
+        } catch {
+            printError("fieldagent: cannot keep the record of dropped bundles for the next start: \(error.message)")
+        }
     }
 
     /// Reads and removes what `savePendingLosses` kept: (reason, bytes, names) per reason.

@@ -120,7 +120,8 @@ public struct BundleSummary: Sendable {
         return lines.joined(separator: "\n")
     }
 
-    static func date(_ ns: Int64) -> String {
+    /// `2026-11-21T10:00:00Z` for Unix nanoseconds.
+    public static func date(_ ns: Int64) -> String {
         let f = ISO8601DateFormatter()
         f.formatOptions = [.withInternetDateTime]
         return f.string(from: Date(timeIntervalSince1970: Double(ns) / 1e9))
@@ -131,7 +132,8 @@ public struct BundleSummary: Sendable {
         return s < 120 ? String(format: "%.1f s", s) : s < 7200 ? String(format: "%.1f min", s / 60) : String(format: "%.1f h", s / 3600)
     }
 
-    static func bytes(_ n: UInt64) -> String {
+    /// `512 B`, `1.5 KiB`, `3.2 MiB`, `1.25 GiB`.
+    public static func bytes(_ n: UInt64) -> String {
         let d = Double(n)
         if d < 1024 { return "\(n) B" }
         if d < 1024 * 1024 { return String(format: "%.1f KiB", d / 1024) }

@@ -47,28 +47,12 @@ public enum Report {
 
     /// The JSON document: `{"findings": [...], "quotas": [...]}` with stable keys.
     public static func json(findings: [Finding], quotas: [Quota], devices: [DeviceTimeline] = []) throws -> String {
-        struct Missing: Encodable {
-            var device: String
-            var reason: String
-            var bundles: UInt64
-            var bytes: UInt64
-            var names: [String]
-        }
         struct Doc: Encodable {
             var findings: [Finding]
             var quotas: [Quota]
-            var missing: [Missing]
+            var missing: [MissingData]
         }
-        var missing: [Missing] = []
-        for d in devices.sorted(by: { $0.device < $1.device }) {
-            var byReason: [String: Missing] = [:]
-            for l in d.losses {
-                byReason[l.reason, default: Missing(device: d.device, reason: l.reason, bundles: 0, bytes: 0, names: [])].bundles += l.bundles
-                byReason[l.reason]!.bytes += l.bytes
-                byReason[l.reason]!.names += l.names
-            }
-            missing += byReason.keys.sorted().map { byReason[$0]! }
-        }
+        let missing = devices.sorted(by: { $0.device < $1.device }).flatMap(\.missing)
         let e = JSONEncoder()
         e.outputFormatting = [.prettyPrinted, .sortedKeys]
         return String(decoding: try e.encode(Doc(findings: findings, quotas: quotas, missing: missing)), as: UTF8.self) + "\n"

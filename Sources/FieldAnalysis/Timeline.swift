@@ -74,6 +74,18 @@ public struct SystemPoint: Sendable {
     public var slabBytes: [String: UInt64]?
 }
 
+/// Bundles a device dropped or had refused, for one reason (the `missing` array of docs/analyze-json.md).
+public struct MissingData: Sendable, Encodable, Equatable {
+    public var device: String
+    /// `spool-quota`, `disk-full` or `rejected-by-collector`.
+    public var reason: String
+    public var bundles: UInt64 = 0
+    /// Compressed bytes.
+    public var bytes: UInt64 = 0
+    /// File names of the bundles.
+    public var names: [String] = []
+}
+
 /// One device's history, joined across its bundles.
 public struct DeviceTimeline: Sendable {
     /// Device id.
@@ -95,17 +107,23 @@ public struct DeviceTimeline: Sendable {
     /// Bundles the device dropped (spool quota, full disk) or the collector refused, as its loss records say.
     public var losses: [LossReport] = []
 
-    /// Losses summed by reason, in order of reason: one phrase each, e.g. `3 bundles (96 KiB) dropped: spool-quota`.
-    public var lossSummary: [String] {
-        var byReason: [String: (bundles: UInt64, bytes: UInt64)] = [:]
+    /// What the device's loss records say is missing, one entry per reason, in order of reason.
+    public var missing: [MissingData] {
+        var byReason: [String: MissingData] = [:]
         for l in losses {
-            byReason[l.reason, default: (0, 0)].bundles += l.bundles
-            byReason[l.reason, default: (0, 0)].bytes += l.bytes
+            byReason[l.reason, default: MissingData(device: device, reason: l.reason)].bundles += l.bundles
+            byReason[l.reason]!.bytes += l.bytes
+            byReason[l.reason]!.names += l.names
         }
-        return byReason.keys.sorted().map { reason in
-            let v = byReason[reason]!
-            let what = reason == "rejected-by-collector" ? "refused by the collector (kept on the device as .rejected)" : "dropped on the device (\(reason))"
-            return "\(v.bundles) bundle(s) of \(v.bytes / 1024) KiB \(what)"
+        return byReason.keys.sorted().map { byReason[$0]! }
+    }
+
+    /// `missing` for a person: one phrase each, e.g. `3 bundle(s) of 96 KiB dropped on the device (spool-quota)`.
+    public var lossSummary: [String] {
+        missing.map { m in
+            let what = m.reason == "rejected-by-collector"
+                ? "refused by the collector (kept on the device as .rejected)" : "dropped on the device (\(m.reason))"
+            return "\(m.bundles) bundle(s) of \(m.bytes / 1024) KiB \(what)"
         }
     }
 

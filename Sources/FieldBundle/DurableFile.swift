@@ -31,6 +31,11 @@ public final class DurableFile: @unchecked Sendable {
         bytes += UInt64(chunk.count)
     }
 
+    /// Appends bytes.
+    public func write(_ bytes: [UInt8]) throws(BundleError) {
+        try bytes.withBytes { b throws(BundleError) in try write(b) }
+    }
+
     /// Syncs the file, gives it its final name and syncs the directory. With `replace: false` an existing file of
     /// that name is kept and the error's errno is EEXIST.
     public func commit(as finalPath: String, replace: Bool) throws(BundleError) {

@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
 /// SHA-256 (FIPS 180-4), for the digest an upload carries and the collector checks.
 ///
 /// Plain Swift so that the agent needs no crypto library of its own; speed is not critical (a bundle is hashed
@@ -18,6 +24,30 @@ public struct SHA256: Sendable {
         var h = SHA256()
         h.update(Array(bytes))
         return h.finish()
+    }
+
+    /// The digest and size of an open file, read from its start with `pread` (the file offset is left alone, so
+    /// the same descriptor can then be sent). Nil when reading fails; errno says why.
+    public static func hash(fileDescriptor fd: Int32) -> (digest: [UInt8], bytes: UInt64)? {
+        var hasher = SHA256()
+        var buffer = [UInt8](repeating: 0, count: 1 << 16)
+        var total: UInt64 = 0
+        while true {
+            let n = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress!, $0.count, off_t(total)) }
+            if n < 0 && errno == EINTR { continue }
+            if n < 0 { return nil }
+            if n == 0 { return (hasher.finish(), total) }
+            buffer.withUnsafeBytes { hasher.update(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
+            total += UInt64(n)
+        }
+    }
+
+    /// The digest and size of the file at `path`; nil when it cannot be opened or read.
+    public static func hash(filePath path: String) -> (digest: [UInt8], bytes: UInt64)? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        return hash(fileDescriptor: fd)
     }
 
     /// Adds bytes.

@@ -117,9 +117,8 @@ public struct Collector: HTTPResponder {
         } catch {
             outcome = Outcome(.internalServerError, "internal error: \(error)")
         }
-        let ms =
-            Double((ContinuousClock.now - start).components.attoseconds / 10_000_000_000_000) / 100
-            + Double((ContinuousClock.now - start).components.seconds) * 1000
+        let took = ContinuousClock.now - start
+        let ms = Double(took.components.seconds) * 1000 + Double(took.components.attoseconds) / 1e15
         log(
             "\(context.peer) \(request.method) \(Self.printable(request.uri.path)) \(outcome.status.code) \(outcome.bytes)B \(String(format: "%.1f", ms))ms"
                 + (outcome.note.isEmpty ? "" : " \(outcome.note)"))
@@ -144,24 +143,11 @@ public struct Collector: HTTPResponder {
 
         var response: Response {
             let key = status.code < 300 ? "status" : "error"
-            let body = "{\"\(key)\":\(Self.jsonString(message))}\n"
+            let body = ((try? JSONEncoder().encode([key: message])) ?? Data()) + Data("\n".utf8)
             var headers: HTTPFields = [.contentType: "application/json"]
             if close { headers[.connection] = "close" }
             if status == .unauthorized { headers[.wwwAuthenticate] = "Bearer" }
-            return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: body)))
-        }
-
-        static func jsonString(_ s: String) -> String {
-            var out = "\""
-            for u in s.unicodeScalars {
-                switch u {
-                case "\"": out += "\\\""
-                case "\\": out += "\\\\"
-                case _ where u.value < 0x20: out += String(format: "\\u%04x", u.value)
-                default: out.unicodeScalars.append(u)
-                }
-            }
-            return out + "\""
+            return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body)))
         }
     }
 

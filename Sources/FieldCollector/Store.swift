@@ -190,7 +190,7 @@ public actor Store {
         guard h.deviceID == device else {
             return .failure(CollectorError("the bundle was written by device '\(h.deviceID)', not '\(device)'"))
         }
-        guard let digest = sha256 ?? fileDigest(path)?.sha else {
+        guard let digest = sha256 ?? SHA256.hash(filePath: path)?.digest else {
             return .failure(CollectorError("cannot read \(path) back"))
         }
         return .success(
@@ -199,18 +199,6 @@ public actor Store {
                 sha256: ContentDigest.hex(digest),
                 received: 0, backend: h.backend, agent: h.agent, bootID: h.bootID, sequence: h.sequence,
                 startWallNanos: h.wallNanos, endWallNanos: e.wallNanos, samples: samples, endReason: e.reason))
-    }
-
-    static func fileDigest(_ path: String) -> (sha: [UInt8], bytes: UInt64)? {
-        guard let h = FileHandle(forReadingAtPath: path) else { return nil }
-        defer { try? h.close() }
-        var hasher = SHA256()
-        var total: UInt64 = 0
-        while let chunk = try? h.read(upToCount: 1 << 16), !chunk.isEmpty {
-            chunk.withUnsafeBytes { hasher.update($0) }
-            total += UInt64(chunk.count)
-        }
-        return (hasher.finish(), total)
     }
 
     // MARK: Queries and updates

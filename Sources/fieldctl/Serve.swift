@@ -1,4 +1,5 @@
 import ArgumentParser
+import FieldAnalysis
 import FieldCollector
 import Foundation
 
@@ -119,10 +120,9 @@ extension Fieldctl {
                 ]
                 for d in devices {
                     rows.append([
-                        d.device, d.backend ?? "-", String(d.bundles), Self.size(d.bytes), String(d.samples),
-                        Self.time(d.firstWallNanos.map { Double($0) / 1e9 }),
-                        Self.time(d.lastWallNanos.map { Double($0) / 1e9 }),
-                        Self.time(d.lastReceived),
+                        d.device, d.backend ?? "-", String(d.bundles), BundleSummary.bytes(d.bytes), String(d.samples),
+                        d.firstWallNanos.map(BundleSummary.date) ?? "-", d.lastWallNanos.map(BundleSummary.date) ?? "-",
+                        d.lastReceived.map { BundleSummary.date(Int64($0 * 1e9)) } ?? "-",
                     ])
                 }
                 let widths = (0..<rows[0].count).map { c in rows.map { $0[c].count }.max() ?? 0 }
@@ -133,19 +133,6 @@ extension Fieldctl {
                     print(cells.joined(separator: "  "))
                 }
             }
-        }
-
-        static func size(_ b: UInt64) -> String {
-            b >= 1 << 20
-                ? String(format: "%.1f MiB", Double(b) / 1048576)
-                : b >= 1024 ? String(format: "%.1f KiB", Double(b) / 1024) : "\(b) B"
-        }
-
-        static func time(_ seconds: Double?) -> String {
-            guard let s = seconds else { return "-" }
-            return ISO8601DateFormatter.string(
-                from: Date(timeIntervalSince1970: s), timeZone: TimeZone(identifier: "UTC")!,
-                formatOptions: [.withInternetDateTime])
         }
     }
 }

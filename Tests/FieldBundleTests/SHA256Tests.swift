@@ -229,3 +229,23 @@ private func randomCuts(_ count: Int, _ rng: inout SeededRandom) -> [Int] {
         #expect(ContentDigest.decodeBase64(text) == nil, "\(text)")
     }
 }
+
+@Suite struct SHA256FileTests {
+    /// Hashing a file (through its path, or a descriptor whose offset stays put) equals hashing its bytes.
+    @Test(arguments: [0, 1, 65_535, 65_536, 65_537, 300_000])
+    func fileDigestEqualsBytesDigest(_ size: Int) throws {
+        var rng = SystemRandomNumberGenerator()
+        let bytes = (0..<size).map { _ in UInt8.random(in: 0...255, using: &rng) }
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("sha-\(UUID().uuidString)").path
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let byPath = try #require(SHA256.hash(filePath: path))
+        #expect(byPath.digest == SHA256.hash(bytes))
+        #expect(byPath.bytes == UInt64(size))
+        let fd = open(path, O_RDONLY)
+        defer { close(fd) }
+        #expect(SHA256.hash(fileDescriptor: fd)?.digest == SHA256.hash(bytes))
+        #expect(lseek(fd, 0, SEEK_CUR) == 0)
+        #expect(SHA256.hash(filePath: path + ".missing") == nil)
+    }
+}

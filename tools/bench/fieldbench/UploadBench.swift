@@ -98,9 +98,7 @@ private func directoryNames(_ path: String) -> [String]? {
 
 /// SHA-256 and size of a file, or nil when it cannot be read.
 private func fileSHA256(_ path: String) -> (sha: [UInt8], bytes: UInt64)? {
-    let c = ProcFS.readFile(path, maxBytes: 1 << 30)
-    guard c.status == .ok else { return nil }
-    return (SHA256.hash(c.bytes), UInt64(c.bytes.count))
+    SHA256.hash(filePath: path).map { ($0.digest, $0.bytes) }
 }
 
 private func percentile(_ sorted: [UInt64], _ q: Double) -> UInt64 {
