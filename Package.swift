@@ -33,22 +33,31 @@ let package = Package(
             providers: [.apt(["libcurl4-openssl-dev"])]
         ),
 
-        // Our own C: hardware CRC-32C where the CPU has it; one HTTP PUT through the system's libcurl.
+        // Our own C: the platform layer (the C library as the device side sees it), hardware CRC-32C where the CPU
+        // has it, one HTTP PUT through the system's libcurl.
+        .target(
+            name: "CFieldPlatform", path: "Sources/CFieldPlatform",
+            // What only the Embedded build needs from us (the normal build's Swift runtime has it): build-agent.sh.
+            exclude: ["embedded"], linkerSettings: [.linkedLibrary("m")]),
         .target(name: "CFieldCRC", path: "Sources/CFieldCRC"),
         // libcurl's headers at build time; the library itself is loaded at run time, only when uploading.
         .target(name: "CFieldHTTP", dependencies: ["CCurl"], path: "Sources/CFieldHTTP", linkerSettings: [.linkedLibrary("dl")]),
 
-        // Device side (no Foundation).
+        // Device side: no Foundation, and inside the Embedded Swift subset (typed throws, no existentials of
+        // non-class protocols, no metatypes, key paths or CommandLine): tools/build-agent.sh compiles these same
+        // sources in Embedded mode for the deployable agent. The C library comes in through CFieldPlatform only.
         .target(name: "FieldModel", path: "Sources/FieldModel"),
-        .target(name: "FieldSystem", dependencies: ["FieldModel"], path: "Sources/FieldSystem"),
-        .target(name: "FieldBundle", dependencies: ["FieldModel", "CZstd", "CFieldCRC"], path: "Sources/FieldBundle"),
-        .target(name: "FieldLinux", dependencies: ["FieldModel", "FieldSystem"], path: "Backends/Linux"),
-        .target(name: "FieldSylixOS", dependencies: ["FieldModel", "FieldSystem"], path: "Backends/SylixOS"),
+        .target(name: "FieldSystem", dependencies: ["FieldModel", "CFieldPlatform"], path: "Sources/FieldSystem"),
+        .target(
+            name: "FieldBundle", dependencies: ["FieldModel", "CZstd", "CFieldCRC", "CFieldPlatform"], path: "Sources/FieldBundle"),
+        .target(name: "FieldLinux", dependencies: ["FieldModel", "FieldSystem", "CFieldPlatform"], path: "Backends/Linux"),
+        .target(name: "FieldSylixOS", dependencies: ["FieldModel", "FieldSystem", "CFieldPlatform"], path: "Backends/SylixOS"),
         .target(
             name: "FieldAgent",
-            dependencies: ["FieldModel", "FieldSystem", "FieldBundle", "FieldLinux", "FieldSylixOS", "CFieldHTTP"],
+            dependencies: ["FieldModel", "FieldSystem", "FieldBundle", "FieldLinux", "FieldSylixOS", "CFieldHTTP", "CFieldPlatform"],
             path: "Sources/FieldAgent"
         ),
+        // A C main: the agent gets argc/argv from the C runtime in both builds (Embedded Swift has no CommandLine).
         .executableTarget(name: "fieldagent", dependencies: ["FieldAgent"], path: "Sources/fieldagent"),
 
         // Host side.

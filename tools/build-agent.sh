@@ -1,30 +1,164 @@
 #!/usr/bin/env bash
-# Builds the deployable agent: release, Swift standard library and libzstd linked statically, stripped.
+# Builds the deployable agent in Embedded Swift: no Swift runtime, only the target's C library, libzstd linked in,
+# stripped. One source with the normal build (swift build), compiled module by module with swiftc.
 #
-#   tools/build-agent.sh OUTDIR [extra swift build flags...]
+#   tools/build-agent.sh OUTDIR [--target TRIPLET] [--keep-symbols]
 #
-# The result needs only the C library (glibc here) on the device. For another architecture or C library, pass a
-# Swift SDK: e.g. `tools/build-agent.sh out --swift-sdk aarch64-swift-linux-musl` (see README, "Deploying").
+# TRIPLET is a GNU triplet (what the target's gcc is called); without --target, this machine's own:
+#   x86_64-linux-gnu         glibc, dynamic              x86_64-linux-musl        musl, fully static
+#   armv7-linux-gnueabihf    glibc, dynamic, hard-float  armv7-linux-musleabihf   musl, fully static
+#   aarch64-linux-gnu        glibc, dynamic              aarch64-linux-musl       musl, fully static
+#   riscv64-linux-gnu        glibc, dynamic (experimental: see docs/porting.md)
+# Writes OUTDIR/fieldagent. Cross toolchains, qemu-user and the targets' libraries come from Debian
+# (tools/setup-cross.sh, run here when a cross target is asked for). Intermediate files go to .build-agent/TRIPLET.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-OUT=${1:?usage: tools/build-agent.sh OUTDIR [swift build flags...]}
-shift
-bash tools/setup.sh >/dev/null
-# -lzstd must find the static archive: a directory holding only libzstd.a goes first on the search path.
-# The C compiler knows the multiarch library path (pkg-config's libdir may not: Debian says /usr/lib).
-ZSTD_A=$(${CC:-cc} -print-file-name=libzstd.a)
-STATIC_DIR=$(mktemp -d)
-trap 'rm -rf "$STATIC_DIR"' EXIT
-if [ -f "$ZSTD_A" ]; then ln -s "$ZSTD_A" "$STATIC_DIR/libzstd.a"; else echo "build-agent: no $ZSTD_A; libzstd stays a shared library" >&2; fi
-swift build -c release --product fieldagent --static-swift-stdlib --scratch-path .build-agent \
-  -Xlinker -L"$STATIC_DIR" "$@" 2>&1 | grep -vE '^\[[0-9]+/[0-9]+\]' || true
-BIN=$(swift build -c release --static-swift-stdlib --scratch-path .build-agent --show-bin-path "$@")
-# String.contains(String) and friends live in _StringProcessing; one call links its regex engine (1.5 MB).
-if nm "$BIN/fieldagent" 2>/dev/null | grep -q '_StringProcessing\|RegexParser'; then
-  echo "build-agent: warning: the agent links Swift's _StringProcessing (a String.contains/ranges/replacing call?): +1.5 MB" >&2
+ROOT=$PWD
+
+usage() { sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 64; }
+OUT="" TARGET="" KEEP=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --target) TARGET=${2:?--target needs a triplet}; shift 2 ;;
+    --target=*) TARGET=${1#--target=}; shift ;;
+    --keep-symbols) KEEP=1; shift ;;
+    -h|--help) usage ;;
+    -*) echo "build-agent: unknown option $1" >&2; usage ;;
+    *) [ -z "$OUT" ] || usage; OUT=$1; shift ;;
+  esac
+done
+[ -n "$OUT" ] || usage
+if [ -z "$TARGET" ]; then
+  case "$(uname -m)" in
+    x86_64) TARGET=x86_64-linux-gnu ;;
+    aarch64) TARGET=aarch64-linux-gnu ;;
+    armv7l) TARGET=armv7-linux-gnueabihf ;;
+    *) echo "build-agent: no default target for $(uname -m); pass --target" >&2; exit 64 ;;
+  esac
 fi
+
+EMBEDDED=$(dirname "$(dirname "$(command -v swiftc)")")/lib/swift/embedded
+# Per target: the Embedded stdlib's triple, the clang target that finds the C library's headers, the C compiler
+# and its flags, and where libzstd comes from (Debian's multiarch archive, or built here from Debian's source).
+SWIFT_EXTRA=() CFLAGS_T="" LDFLAGS_T="" ZSTD_FROM=multiarch STATIC="" MUSL_INC=""
+case "$TARGET" in
+  x86_64-linux-gnu)
+    SWIFT_TRIPLE=x86_64-unknown-linux-gnu CLANG_TARGET=x86_64-unknown-linux-gnu CC_T=x86_64-linux-gnu-gcc ;;
+  x86_64-linux-musl)
+    SWIFT_TRIPLE=x86_64-unknown-linux-gnu CLANG_TARGET=x86_64-unknown-linux-musl CC_T=x86_64-linux-gnu-gcc
+    MUSL_INC=/usr/include/x86_64-linux-musl STATIC=1 ZSTD_FROM=source ;;
+  armv7-linux-gnueabihf)
+    SWIFT_TRIPLE=armv7-none-none-eabi CLANG_TARGET=armv7-unknown-linux-gnueabihf CC_T=arm-linux-gnueabihf-gcc
+    SWIFT_EXTRA=(-Xcc -mfloat-abi=hard) ;;
+  armv7-linux-musleabihf)
+    SWIFT_TRIPLE=armv7-none-none-eabi CLANG_TARGET=armv7-unknown-linux-musleabihf CC_T=arm-linux-gnueabihf-gcc
+    SWIFT_EXTRA=(-Xcc -mfloat-abi=hard) MUSL_INC=/usr/include/arm-linux-musleabihf STATIC=1 ZSTD_FROM=source ;;
+  aarch64-linux-gnu)
+    SWIFT_TRIPLE=aarch64-none-none-elf CLANG_TARGET=aarch64-unknown-linux-gnu CC_T=aarch64-linux-gnu-gcc ;;
+  aarch64-linux-musl)
+    SWIFT_TRIPLE=aarch64-none-none-elf CLANG_TARGET=aarch64-unknown-linux-musl CC_T=aarch64-linux-gnu-gcc
+    MUSL_INC=/usr/include/aarch64-linux-musl STATIC=1 ZSTD_FROM=source ;;
+  riscv64-linux-gnu)
+    SWIFT_TRIPLE=riscv64-none-none-eabi CLANG_TARGET=riscv64-unknown-linux-gnu CC_T=riscv64-linux-gnu-gcc
+    ZSTD_FROM=source ;;
+  *) echo "build-agent: unknown target '$TARGET' (see --help for the list)" >&2; exit 64 ;;
+esac
+GNU_TRIPLET=${CC_T%-gcc}
+
+bash tools/setup.sh >/dev/null
+if [ "$TARGET" != "$(uname -m)-linux-gnu" ] || [ -n "$STATIC" ]; then bash tools/setup-cross.sh; fi
+command -v "$CC_T" >/dev/null || { echo "build-agent: no C compiler $CC_T for $TARGET (tools/setup-cross.sh installs it)" >&2; exit 1; }
+
+B=$ROOT/.build-agent/$TARGET
+rm -rf "$B/obj" "$B/mod"
+mkdir -p "$B/obj" "$B/mod" "$B/inc"
+
+# The C side: musl builds use musl's headers and startup files through the spec file Debian's musl-dev ships.
+CC_FLAGS=(-Os -g0 -ffunction-sections -fdata-sections)
+if [ -n "$MUSL_INC" ]; then
+  SPECS=/usr/lib/$(basename "$MUSL_INC")/musl-gcc.specs
+  [ -f "$SPECS" ] || { echo "build-agent: no $SPECS (musl-dev for $TARGET; tools/setup-cross.sh installs it)" >&2; exit 1; }
+  CC_FLAGS+=(-specs "$SPECS")
+fi
+cc_t() { "$CC_T" "${CC_FLAGS[@]}" "$@"; }
+
+# libzstd: Debian's archive for glibc targets; for musl (and targets Debian 12 has no port for), compiled here from
+# Debian's source package with the target's compiler, once per target.
+if [ "$ZSTD_FROM" = multiarch ]; then
+  ZSTD_A=$("$CC_T" -print-file-name=libzstd.a)
+  [ -f "$ZSTD_A" ] || { echo "build-agent: no libzstd.a for $TARGET (libzstd-dev for its architecture)" >&2; exit 1; }
+  ZSTD_INC=/usr/include
+else
+  ZSTD_DIR=$ROOT/.build-agent/zstd-$TARGET
+  if [ ! -f "$ZSTD_DIR/lib/libzstd.a" ]; then
+    SRC=$ROOT/.build-agent/src
+    if ! ls -d "$SRC"/zstd-*/lib >/dev/null 2>&1; then
+      mkdir -p "$SRC"
+      (cd "$SRC" && apt-get source -qq zstd >/dev/null 2>&1) || {
+        echo "build-agent: 'apt-get source zstd' failed (deb-src entries and dpkg-dev: tools/setup-cross.sh)" >&2; exit 1; }
+    fi
+    ZSRC=$(ls -d "$SRC"/zstd-*/ | head -n 1)
+    rm -rf "$ZSTD_DIR" && mkdir -p "$ZSTD_DIR"
+    cp -r "$ZSRC/lib" "$ZSTD_DIR/lib"
+    # Compression and decompression only: no legacy formats, no dictionary builder, no threads.
+    make -s -C "$ZSTD_DIR/lib" libzstd.a CC="$CC_T" \
+      CFLAGS="${CC_FLAGS[*]}" ZSTD_LEGACY_SUPPORT=0 ZSTD_LIB_DICTBUILDER=0 ZSTD_LIB_DEPRECATED=0 \
+      -j"$(nproc)" >/dev/null
+  fi
+  ZSTD_A=$ZSTD_DIR/lib/libzstd.a
+  ZSTD_INC=$ZSTD_DIR/lib
+fi
+
+# libcurl's headers (arch-independent) for the upload shim, without the rest of the host's header directory.
+CURL_H=$(echo '#include <curl/curl.h>' | cc -M -xc - 2>/dev/null | tr ' ' '\n' | grep '/curl/curl.h$' | head -n 1 || true)
+if [ -n "$CURL_H" ]; then ln -sfn "$(dirname "$CURL_H")" "$B/inc/curl"; else
+  echo "build-agent: no curl/curl.h on this machine (libcurl4-openssl-dev)" >&2; exit 1; fi
+
+cc_t -I Sources/CFieldPlatform/include -c Sources/CFieldPlatform/platform.c -o "$B/obj/platform.o"
+cc_t -I Sources/CFieldPlatform/include -c Sources/CFieldPlatform/embedded/runtime.c -o "$B/obj/runtime.o"
+cc_t -I Sources/CFieldCRC/include -c Sources/CFieldCRC/crc32c.c -o "$B/obj/crc32c.o"
+cc_t -I Sources/CFieldHTTP/include -I "$B/inc" -c Sources/CFieldHTTP/http.c -o "$B/obj/http.o"
+cc_t -c Sources/fieldagent/main.c -o "$B/obj/main.o"
+
+# The Swift side: Embedded mode, whole module, size-optimised, one object per module, in dependency order.
+SWIFTC_FLAGS=(
+  -target "$SWIFT_TRIPLE" -Xfrontend -clang-target -Xfrontend "$CLANG_TARGET" "${SWIFT_EXTRA[@]}"
+  -enable-experimental-feature Embedded -wmo -Osize -parse-as-library
+  -Xfrontend -function-sections -Xcc -ffunction-sections -Xcc -fdata-sections
+  -I "$B/mod" -I Sources/CFieldPlatform/include -I Sources/CFieldCRC/include -I Sources/CFieldHTTP/include
+  -I Sources/CZstd -Xcc -I"$ZSTD_INC"
+)
+[ -z "$MUSL_INC" ] || SWIFTC_FLAGS+=(-Xcc -nostdlibinc -Xcc -isystem -Xcc "$MUSL_INC")
+swift_module() {
+  local name=$1 dir=$2
+  local files=()
+  while IFS= read -r f; do files+=("$f"); done < <(find "$dir" -name '*.swift' | sort)
+  swiftc "${SWIFTC_FLAGS[@]}" -module-name "$name" -emit-module -emit-module-path "$B/mod/$name.swiftmodule" \
+    -c -o "$B/obj/$name.o" "${files[@]}" 2>&1 | grep -v '^$' || true
+  [ -f "$B/obj/$name.o" ] || { echo "build-agent: $name did not compile for $TARGET" >&2; exit 1; }
+}
+swift_module FieldModel Sources/FieldModel
+swift_module FieldSystem Sources/FieldSystem
+swift_module FieldBundle Sources/FieldBundle
+swift_module FieldLinux Backends/Linux
+swift_module FieldSylixOS Backends/SylixOS
+swift_module FieldAgent Sources/FieldAgent
+
+# The Unicode tables of the Embedded stdlib (String comparison and hashing). The armv7 archive is marked
+# soft-float; it holds data only, so its attributes are dropped to let a hard-float link take it.
+TABLES=$EMBEDDED/$SWIFT_TRIPLE/libswiftUnicodeDataTables.a
+if [ "$SWIFT_TRIPLE" = armv7-none-none-eabi ]; then
+  cp "$TABLES" "$B/obj/libswiftUnicodeDataTables.a"
+  "$GNU_TRIPLET-objcopy" -R .ARM.attributes "$B/obj/libswiftUnicodeDataTables.a"
+  TABLES=$B/obj/libswiftUnicodeDataTables.a
+fi
+
+LINK=(-o "$B/fieldagent" "$B"/obj/*.o "$ZSTD_A" "$TABLES" -Wl,--gc-sections -lm -lpthread -ldl)
+if [ -n "$STATIC" ]; then LINK+=(-static); fi
+cc_t "${LINK[@]}"
+
 mkdir -p "$OUT"
-cp "$BIN/fieldagent" "$OUT/fieldagent.tmp"
-${STRIP:-strip} "$OUT/fieldagent.tmp"
+cp "$B/fieldagent" "$OUT/fieldagent.tmp"
+[ -n "$KEEP" ] || "$GNU_TRIPLET-strip" "$OUT/fieldagent.tmp"
 mv "$OUT/fieldagent.tmp" "$OUT/fieldagent"
-echo "build-agent: $OUT/fieldagent, $(stat -c %s "$OUT/fieldagent") bytes; needs: $( (ldd "$OUT/fieldagent" 2>/dev/null || echo 'not a dynamic executable') | awk '{print $1}' | tr '\n' ' ')"
+echo "build-agent: $OUT/fieldagent for $TARGET, $(stat -c %s "$OUT/fieldagent") bytes: $(file -b "$OUT/fieldagent" | cut -d, -f1-2,4-5)"

@@ -4,8 +4,8 @@ set -euo pipefail
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 need_apt=""
-dpkg -s libzstd-dev >/dev/null 2>&1 || need_apt="$need_apt libzstd-dev"
-dpkg -s libcurl4-openssl-dev >/dev/null 2>&1 || need_apt="$need_apt libcurl4-openssl-dev"
+dpkg -s "libzstd-dev:$(dpkg --print-architecture)" >/dev/null 2>&1 || need_apt="$need_apt libzstd-dev"
+dpkg -s "libcurl4-openssl-dev:$(dpkg --print-architecture)" >/dev/null 2>&1 || need_apt="$need_apt libcurl4-openssl-dev"
 command -v curl >/dev/null 2>&1 || need_apt="$need_apt curl"
 command -v openssl >/dev/null 2>&1 || need_apt="$need_apt openssl"
 command -v zstd >/dev/null 2>&1 || need_apt="$need_apt zstd"

@@ -1,21 +1,16 @@
+import CFieldPlatform
 import FieldModel
 import FieldSystem
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
-
 /// The Linux procfs backend: what to read, and (in the parser files beside this one) what it means.
-public struct LinuxBackend: Backend {
-    public static let identifier = "linux"
+public final class LinuxBackend: Backend {
+    public let identifier = "linux"
 
     /// Creates the backend.
     public init() {}
 
     /// Linux prints `Linux version ` at the start of `/proc/version` (fs/proc/version.c).
-    public static func detect(procRoot: String) -> Bool {
+    public func detect(procRoot: String) -> Bool {
         let v = ProcFS.readFile(procRoot + "/version", maxBytes: 256)
         return v.status == .ok && v.bytes.starts(with: Array("Linux version ".utf8))
     }

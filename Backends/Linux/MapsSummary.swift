@@ -85,6 +85,6 @@ public struct MapsSummary: Sendable, Hashable {
         sharedMappings = shared
         mapCount = m.count
         virtualBytes = total
-        highestAddress = m.map(\.end).max() ?? 0
+        highestAddress = m.map { $0.end }.max() ?? 0
     }
 }

@@ -1,8 +1,5 @@
-#if canImport(Glibc)
-    import Glibc
-#elseif canImport(Musl)
-    import Musl
-#endif
+import CFieldPlatform
+
 
 /// Byte-level scanning shared by the Linux parsers.
 ///

@@ -9,15 +9,15 @@ import FieldSystem
 /// v1: readers map kinds they do not know to a file, and the bytes are kept. The parsers would live here, keyed
 /// by command: `ts` rows split from the right (SAFE and FPU may be blank), `ss` and `free` by their printf
 /// formats (reference/sylixos-procfs.md). Pasted text from a console would go through the same parsers.
-public struct SylixOSBackend: Backend {
-    public static let identifier = "sylixos"
+public final class SylixOSBackend: Backend {
+    public let identifier = "sylixos"
 
     /// Creates the backend.
     public init() {}
 
     /// SylixOS prints `SylixOS kernel version: ` first in `/proc/version` (procKernel.c); a tree with
     /// `kernel/objects` is SylixOS as well, whatever `version` says.
-    public static func detect(procRoot: String) -> Bool {
+    public func detect(procRoot: String) -> Bool {
         let v = ProcFS.readFile(procRoot + "/version", maxBytes: 256)
         if v.status == .ok && v.bytes.starts(with: Array("SylixOS kernel version".utf8)) { return true }
         return ProcFS.readFile(procRoot + "/kernel/objects", maxBytes: 64).status == .ok

@@ -1,15 +1,21 @@
+import CFieldPlatform
 import FieldBundle
 import FieldModel
 import FieldSystem
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
-
 /// Set by the SIGTERM/SIGINT handler; read by the sampling loop.
 nonisolated(unsafe) private var stopRequested: sig_atomic_t = 0
+
+/// The C entry point (Sources/fieldagent/main.c): argv as the C runtime hands it over, in both builds.
+@_cdecl("field_agent_main")
+public func fieldAgentMain(_ argc: Int32, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>) -> Int32 {
+    var arguments: [String] = []
+    arguments.reserveCapacity(Int(argc))
+    for i in 0..<Int(argc) {
+        if let p = argv[i] { arguments.append(String(cString: p)) }
+    }
+    return AgentCommand.main(arguments)
+}
 
 /// The agent's entry point.
 public enum AgentCommand {
@@ -41,12 +47,8 @@ public enum AgentCommand {
     }
 
     static func installSignalHandlers() {
-        var action = sigaction()
-        action.__sigaction_handler.sa_handler = { _ in stopRequested = 1 }
-        sigemptyset(&action.sa_mask)
-        action.sa_flags = 0  // no SA_RESTART: a pending sleep ends at once
-        sigaction(SIGTERM, &action, nil)
-        sigaction(SIGINT, &action, nil)
+        field_set_signal_handler(SIGTERM) { _ in stopRequested = 1 }
+        field_set_signal_handler(SIGINT) { _ in stopRequested = 1 }
         // A supervisor (or a test runner) may start us with these blocked; the mask is inherited across exec.
         var unblock = sigset_t()
         sigemptyset(&unblock)
@@ -57,12 +59,6 @@ public enum AgentCommand {
 
     static var shouldStop: Bool { stopRequested != 0 }
 }
-
-#if canImport(Glibc)
-private let rusageSelf = __rusage_who_t(RUSAGE_SELF.rawValue)
-#else
-private let rusageSelf = RUSAGE_SELF
-#endif
 
 /// Writes a line to standard error.
 func printError(_ s: String) {
@@ -79,18 +75,18 @@ enum SelfCost {
         if statm.status == .ok {
             let fields = statm.bytes.split(separator: 0x20)
             if fields.count > 1, let pages = UInt64(String(decoding: fields[1], as: UTF8.self)) {
-                return pages * UInt64(sysconf(Int32(_SC_PAGESIZE)))
+                return pages * UInt64(max(field_page_size(), 1))
             }
         }
         var ru = rusage()
-        getrusage(rusageSelf, &ru)
+        field_getrusage_self(&ru)
         return UInt64(ru.ru_maxrss) * 1024
     }
 
     /// CPU time used so far, user and system, in microseconds.
     static func cpuMicros() -> (user: UInt64, system: UInt64) {
         var ru = rusage()
-        getrusage(rusageSelf, &ru)
+        field_getrusage_self(&ru)
         return (
             UInt64(ru.ru_utime.tv_sec) * 1_000_000 + UInt64(ru.ru_utime.tv_usec),
             UInt64(ru.ru_stime.tv_sec) * 1_000_000 + UInt64(ru.ru_stime.tv_usec)

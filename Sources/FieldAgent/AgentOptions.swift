@@ -1,4 +1,5 @@
 import FieldBundle
+import FieldModel
 import FieldSystem
 
 /// The agent's settings, from a config file and the command line (the command line wins).

@@ -2,17 +2,26 @@ import FieldLinux
 import FieldModel
 import FieldSylixOS
 
-/// Every backend the agent knows, in detection order. Adding an OS means one line here.
+/// Every backend the agent knows, in detection order. Adding an OS means one line in `all`.
+///
+/// A list of instances rather than of types: Embedded Swift has no metatypes and no existentials of value
+/// protocols, and `Backend` is class-bound so that `any Backend` works in both builds.
 public enum BackendRegistry {
     /// The backends in detection order: SylixOS first, because its `kernel/objects` is unambiguous while a
     /// SylixOS tree may carry Linux-looking files.
-    public static let all: [any Backend.Type] = [SylixOSBackend.self, LinuxBackend.self]
+    public static let all: [any Backend] = [
+        SylixOSBackend(),
+        LinuxBackend(),
+    ]
+
+    /// The identifiers, in detection order (for help and error messages).
+    public static var identifiers: [String] { all.map { $0.identifier } }
 
     /// The backend with this identifier.
-    public static func named(_ id: String) -> (any Backend.Type)? { all.first { $0.identifier == id } }
+    public static func named(_ id: String) -> (any Backend)? { all.first { $0.identifier == id } }
 
     /// The first backend whose OS the tree under `procRoot` belongs to.
-    public static func detect(procRoot: String) -> (any Backend.Type)? {
+    public static func detect(procRoot: String) -> (any Backend)? {
         all.first { $0.detect(procRoot: procRoot) }
     }
 }

@@ -1,12 +1,8 @@
 import CFieldHTTP
+import CFieldPlatform
 import FieldBundle
+import FieldModel
 import FieldSystem
-
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
 
 /// What the sampling thread and the delivery thread share, behind one mutex.
 ///
@@ -70,7 +66,7 @@ final class DeliveryLink: @unchecked Sendable {
     /// Waits until woken, stopped, or the monotonic time `until`.
     func wait(until: UInt64) {
         locked {
-            var ts = timespec(tv_sec: Int(until / 1_000_000_000), tv_nsec: Int(until % 1_000_000_000))
+            var ts = Clock.timespecOf(nanos: until)
             while !woken && !stopping && Clock.monotonicNanos() < until {
                 _ = pthread_cond_timedwait(cond, mutex, &ts)
             }
@@ -161,13 +157,13 @@ final class HTTPDestination: Destination {
         case .success(let t): token = t
         case .failure(let e): return .retry(e.message)
         }
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        let fd = field_open(path, O_RDONLY | O_CLOEXEC, 0)
         guard fd >= 0 else {
-            return errno == ENOENT ? .gone : .retry("cannot open \(path): \(String(cString: strerror(errno)))")
+            return field_errno() == ENOENT ? .gone : .retry("cannot open \(path): \(String(cString: strerror(field_errno())))")
         }
         defer { close(fd) }
         guard let (digest, size) = SHA256.hash(fileDescriptor: fd) else {
-            return .retry("cannot read \(path): \(String(cString: strerror(errno)))")
+            return .retry("cannot read \(path): \(String(cString: strerror(field_errno())))")
         }
         let url = "\(base)/v1/devices/\(deviceID)/bundles/\(name)"
         let started = Clock.monotonicNanos()
@@ -230,14 +226,14 @@ final class CopyDestination: Destination {
     func deliver(path: String, name: String) -> DeliveryOutcome {
         // The directory itself is not created: when the medium is not mounted, nothing must land on the mount point.
         var st = stat()
-        guard stat(directory, &st) == 0, st.st_mode & S_IFMT == S_IFDIR else {
+        guard stat(directory, &st) == 0, field_stat_is_directory(&st) != 0 else {
             return .retry("\(directory) is not there (is the medium mounted?)")
         }
         let target = directory + "/" + deviceID
-        if mkdir(target, 0o755) != 0 && errno != EEXIST {
-            return .retry("cannot create \(target): \(String(cString: strerror(errno)))")
+        if mkdir(target, 0o755) != 0 && field_errno() != EEXIST {
+            return .retry("cannot create \(target): \(String(cString: strerror(field_errno())))")
         }
-        guard access(path, R_OK) == 0 else { return errno == ENOENT ? .gone : .retry("cannot read \(path)") }
+        guard access(path, R_OK) == 0 else { return field_errno() == ENOENT ? .gone : .retry("cannot read \(path)") }
         do {
             let n = try DurableFile.copy(from: path, to: target + "/" + name)
             return .delivered("copied \(n) bytes")
@@ -265,8 +261,7 @@ final class Delivery {
         var has: Set<String> = []
     }
     private var routes: [Route]
-    private var thread = pthread_t()
-    private var started = false
+    private var thread: OpaquePointer?
 
     init(options: AgentOptions, spool: Spool, link: DeliveryLink) {
         self.spool = spool
@@ -279,36 +274,28 @@ final class Delivery {
         retryMaxNanos = UInt64(max(options.retryMax, options.retryMin) * 1e9)
     }
 
-    /// Starts the thread, with the stop signals blocked in it so that they reach the sampling thread.
+    /// Starts the thread, with the signals blocked in it so that the stop signals reach the sampling thread.
     func start() throws(AgentError) {
-        var block = sigset_t()
-        var old = sigset_t()
-        sigemptyset(&block)
-        sigaddset(&block, SIGTERM)
-        sigaddset(&block, SIGINT)
-        pthread_sigmask(SIG_BLOCK, &block, &old)
-        defer { pthread_sigmask(SIG_SETMASK, &old, nil) }
         let context = Unmanaged.passRetained(self).toOpaque()
-        let rc = pthread_create(
-            &thread, nil,
+        thread = field_thread_start(
             { raw in
                 let me = Unmanaged<Delivery>.fromOpaque(raw!).takeRetainedValue()
                 me.loop()
                 return nil
             }, context)
-        guard rc == 0 else {
+        guard thread != nil else {
+            let code = field_errno()
             Unmanaged<Delivery>.fromOpaque(context).release()
-            throw AgentError("cannot start the upload thread: \(String(cString: strerror(rc)))")
+            throw AgentError("cannot start the upload thread: \(String(cString: strerror(code)))")
         }
-        started = true
     }
 
     /// Asks for one last bounded attempt and waits for the thread to end.
     func stop(within seconds: Double) {
-        guard started else { return }
+        guard let running = thread else { return }
         link.stop(deadlineNanos: Clock.monotonicNanos() + UInt64(seconds * 1e9))
-        pthread_join(thread, nil)
-        started = false
+        field_thread_join(running)
+        thread = nil
     }
 
     private func loop() {
@@ -321,7 +308,7 @@ final class Delivery {
             pass(final: stopping)
             if stopping { break }
             let now = Clock.monotonicNanos()
-            let waiting = spool.closedBundles().isEmpty ? [] : routes.map(\.nextTry).filter { $0 > now }
+            let waiting = spool.closedBundles().isEmpty ? [] : routes.map { $0.nextTry }.filter { $0 > now }
             // Sleep until the earliest retry, or a minute when idle (a bundle closing wakes us sooner).
             link.wait(until: waiting.min() ?? now + 60_000_000_000)
         }
@@ -370,8 +357,8 @@ final class Delivery {
                 if rename(path, path + ".rejected") == 0 { link.addRejected(name: bundle.name, bytes: bundle.bytes) }
                 forget(bundle.name)
             } else if everywhere {
-                if unlink(path) != 0 && errno != ENOENT {
-                    printError("fieldagent: cannot remove delivered \(path): \(String(cString: strerror(errno)))")
+                if unlink(path) != 0 && field_errno() != ENOENT {
+                    printError("fieldagent: cannot remove delivered \(path): \(String(cString: strerror(field_errno())))")
                 }
                 forget(bundle.name)
             }

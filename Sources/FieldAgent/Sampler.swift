@@ -1,13 +1,8 @@
 import CFieldHTTP
+import CFieldPlatform
 import FieldBundle
 import FieldModel
 import FieldSystem
-
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
 
 /// The sampling loop: reads per the backend's plan, writes bundles, rotates them, keeps the spool in its quota.
 struct Sampler {
@@ -45,14 +40,15 @@ struct Sampler {
         case "auto":
             guard let b = BackendRegistry.detect(procRoot: options.procRoot) else {
                 throw AgentError(
-                    "no backend recognises \(options.procRoot) (neither a Linux nor a SylixOS version file); use --backend")
+                    "no backend (\(BackendRegistry.identifiers.joined(separator: ", "))) recognises \(options.procRoot); use --backend")
             }
-            backend = b.init()
+            backend = b
         default:
             guard let b = BackendRegistry.named(options.backend) else {
-                throw AgentError("unknown backend '\(options.backend)': use auto, linux or sylixos")
+                throw AgentError(
+                    "unknown backend '\(options.backend)': use auto or one of \(BackendRegistry.identifiers.joined(separator: ", "))")
             }
-            backend = b.init()
+            backend = b
         }
         guard options.bundleBytes <= options.spoolMaxBytes else {
             throw AgentError("--bundle-bytes (\(options.bundleBytes)) must not exceed --spool-max-bytes (\(options.spoolMaxBytes))")
@@ -127,7 +123,7 @@ struct Sampler {
             sampleSequence += 1
             let rejected = link.takeRejected()
             if !rejected.isEmpty {
-                noteLoss(reason: "rejected-by-collector", names: rejected.map(\.name), bytes: rejected.reduce(0) { $0 + $1.bytes })
+                noteLoss(reason: "rejected-by-collector", names: rejected.map { $0.name }, bytes: rejected.reduce(0) { $0 + $1.bytes })
             }
             if let w = writer,
                Clock.monotonicNanos() - bundleStartMono >= UInt64(options.bundleSeconds * 1e9) || w.compressedBytes >= options.bundleBytes {
@@ -155,7 +151,7 @@ struct Sampler {
         let mono = Clock.monotonicNanos()
         dropForQuota(extraBytes: 0)
         let header = BundleHeader(
-            agent: AgentCommand.version, backend: type(of: backend).identifier,
+            agent: AgentCommand.version, backend: backend.identifier,
             osIdentity: ProcFS.readFile(options.procRoot + "/version", maxBytes: 4096).bytes, deviceID: spool.deviceID,
             bootID: backend.bootID(procRoot: options.procRoot), wallNanos: wall, monoNanos: mono,
             intervalNanos: intervalNanos, procRoot: options.procRoot, sequence: bundleSequence, plan: plan)
@@ -322,7 +318,7 @@ struct Sampler {
         while !AgentCommand.shouldStop {
             let now = Clock.monotonicNanos()
             if now >= deadline { return }
-            var ts = timespec(tv_sec: Int((deadline - now) / 1_000_000_000), tv_nsec: Int((deadline - now) % 1_000_000_000))
+            var ts = Clock.timespecOf(nanos: deadline - now)
             _ = nanosleep(&ts, nil)  // EINTR from the stop signal ends the wait
         }
     }

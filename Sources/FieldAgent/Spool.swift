@@ -1,12 +1,7 @@
+import CFieldPlatform
 import FieldBundle
 import FieldModel
 import FieldSystem
-
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
 
 /// The spool directory: bundle names, the size quota, and recovery of bundles a crash left open.
 struct Spool {
@@ -17,11 +12,11 @@ struct Spool {
     init(directory: String, deviceID: String) throws(AgentError) {
         self.directory = directory
         self.deviceID = deviceID
-        if mkdir(directory, 0o755) != 0 && errno != EEXIST {
-            throw AgentError("cannot create spool directory \(directory): \(String(cString: strerror(errno)))")
+        if mkdir(directory, 0o755) != 0 && field_errno() != EEXIST {
+            throw AgentError("cannot create spool directory \(directory): \(String(cString: strerror(field_errno())))")
         }
         guard access(directory, W_OK) == 0 else {
-            throw AgentError("cannot write into spool directory \(directory): \(String(cString: strerror(errno)))")
+            throw AgentError("cannot write into spool directory \(directory): \(String(cString: strerror(field_errno())))")
         }
     }
 
@@ -63,7 +58,7 @@ struct Spool {
         var droppedBytes: UInt64 = 0
         while total > maxBytes, !bundles.isEmpty {
             let oldest = bundles.removeFirst()
-            if unlink(directory + "/" + oldest.name) == 0 || errno == ENOENT {
+            if unlink(directory + "/" + oldest.name) == 0 || field_errno() == ENOENT {
                 dropped.append(oldest.name)
                 droppedBytes += oldest.bytes
                 total -= oldest.bytes
@@ -92,7 +87,7 @@ struct Spool {
         for name in names().sorted() where name.hasSuffix(".zst.open") {
             let crashed = directory + "/" + name.dropLast(".open".count) + ".crashed"
             if rename(directory + "/" + name, crashed) != 0 {
-                log.append("cannot move \(name) aside for recovery: \(String(cString: strerror(errno)))")
+                log.append("cannot move \(name) aside for recovery: \(String(cString: strerror(field_errno())))")
             }
         }
         for name in names().sorted() where name.hasSuffix(".zst.crashed") {

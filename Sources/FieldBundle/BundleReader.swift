@@ -1,10 +1,5 @@
+import CFieldPlatform
 import CZstd
-
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
 
 /// Bounds a reader holds to, whatever the input claims: protection against decompression bombs and garbage.
 public struct ReadLimits: Sendable, Hashable {
@@ -154,7 +149,7 @@ public final class BundleReader {
     public convenience init(path: String, limits: ReadLimits = .default) throws(BundleError) {
         let fd = try Syscalls.open(path, O_RDONLY)
         if Syscalls.isDirectory(fd) {
-            _ = Glibc.close(fd)
+            _ = CFieldPlatform.close(fd)
             throw BundleError(.io, "\(path) is a directory, not a bundle (give the bundle files inside it)", errno: EISDIR)
         }
         self.init(source: .file(fd: fd, path: path), name: path, size: Syscalls.fileSize(fd), limits: limits)
@@ -182,7 +177,7 @@ public final class BundleReader {
     }
 
     deinit {
-        if case .file(let fd, _) = source { _ = Glibc.close(fd) }
+        if case .file(let fd, _) = source { _ = CFieldPlatform.close(fd) }
         ZSTD_freeDCtx(dctx)
     }
 

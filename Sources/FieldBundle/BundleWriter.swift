@@ -1,11 +1,6 @@
+import CFieldPlatform
 import CZstd
 import FieldModel
-
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
 
 /// When the writer asks the kernel to put data on stable storage.
 public enum FsyncPolicy: String, Sendable, Hashable, CaseIterable {
@@ -121,15 +116,15 @@ public final class BundleWriter {
             try write(.header, payload: rawHeader, flush: true)
         } catch {
             // Not even the header made it (a full disk): the file holds nothing a reader could use.
-            _ = Glibc.close(fd)
-            _ = Glibc.unlink(openPath)
+            _ = CFieldPlatform.close(fd)
+            _ = CFieldPlatform.unlink(openPath)
             state = .closed
             throw error
         }
     }
 
     deinit {
-        if state != .closed { _ = Glibc.close(fd) }
+        if state != .closed { _ = CFieldPlatform.close(fd) }
         ZSTD_freeCCtx(cctx)
     }
 
@@ -163,7 +158,7 @@ public final class BundleWriter {
     /// Appends a record of any type with a ready CBOR payload (for types added after v1.0 and for tests).
     public func write(_ type: RecordType, payload: [UInt8], flush: Bool) throws(BundleError) {
         guard state == .open else { throw BundleError(.state, "bundle \(openPath) is no longer open for writing") }
-        guard payload.count <= options.maxRecordBytes, payload.count <= Int(UInt32.max) else {
+        guard payload.count <= options.maxRecordBytes, UInt64(payload.count) <= UInt64(UInt32.max) else {
             throw BundleError(
                 .limit, "a \(type) record of \(payload.count) bytes exceeds the \(options.maxRecordBytes)-byte record limit")
         }
@@ -191,8 +186,8 @@ public final class BundleWriter {
         if options.fsync != .never { try sync() }
         let closing = fd
         state = .closed
-        if Glibc.close(closing) != 0 && errno != EINTR {
-            throw Syscalls.ioError("closing", openPath, errno)
+        if CFieldPlatform.close(closing) != 0 && field_errno() != EINTR {
+            throw Syscalls.ioError("closing", openPath, field_errno())
         }
         try Syscalls.renameNoReplace(openPath, finalPath)
         if options.fsync != .never { try Syscalls.fsyncDirectory(of: finalPath) }

@@ -323,8 +323,7 @@ public struct CBORDecoder {
                 guard v >= 32 else { throw fail("simple value \(v) in two-byte form") }
                 return .simple(v)
             case 25:
-                let bits = UInt16(try argument(25))
-                return .float(Double(Float16(bitPattern: bits)))
+                return .float(halfToDouble(UInt16(try argument(25))))
             case 26: return .float(Double(Float(bitPattern: UInt32(try argument(26)))))
             case 27: return .float(Double(bitPattern: try argument(27)))
             case 31: throw fail("unexpected break")
@@ -332,4 +331,18 @@ public struct CBORDecoder {
             }
         }
     }
+}
+
+/// An IEEE 754 half-precision value (RFC 8949 appendix D), widened by hand: Float16 needs a compiler helper
+/// (`__aeabi_h2f`) that 32-bit ARM C libraries do not all ship, and the agent must link against any of them.
+func halfToDouble(_ bits: UInt16) -> Double {
+    let exponent = Int((bits >> 10) & 0x1F)
+    let mantissa = Double(bits & 0x3FF)
+    let magnitude: Double
+    switch exponent {
+    case 0: magnitude = mantissa * 0x1p-24  // subnormal
+    case 31: magnitude = mantissa == 0 ? .infinity : .nan
+    default: magnitude = (1 + mantissa / 1024) * Double(sign: .plus, exponent: exponent - 15, significand: 1)
+    }
+    return bits & 0x8000 != 0 ? -magnitude : magnitude
 }

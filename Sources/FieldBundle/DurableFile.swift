@@ -1,8 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
+import CFieldPlatform
 
 /// A file written under a temporary name and published under its final name only once all of it is on disk:
 /// readers of the final name see the whole file or nothing, even across a power cut.

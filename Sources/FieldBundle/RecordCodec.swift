@@ -245,7 +245,7 @@ public enum RecordCodec {
         return LossReport(
             wallNanos: try int(m, "wall_ns", t), monoNanos: try uint(m, "mono_ns", t),
             reason: m["reason"]?.string ?? "", bundles: m["bundles"]?.uint64 ?? 0, bytes: m["bytes"]?.uint64 ?? 0,
-            names: (m["names"]?.arrayValue ?? []).compactMap(\.string))
+            names: (m["names"]?.arrayValue ?? []).compactMap { $0.string })
     }
 
     /// Decodes an end payload.

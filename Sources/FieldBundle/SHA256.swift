@@ -1,8 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
+import CFieldPlatform
 
 /// SHA-256 (FIPS 180-4), for the digest an upload carries and the collector checks.
 ///
@@ -34,7 +30,7 @@ public struct SHA256: Sendable {
         var total: UInt64 = 0
         while true {
             let n = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress!, $0.count, off_t(total)) }
-            if n < 0 && errno == EINTR { continue }
+            if n < 0 && field_errno() == EINTR { continue }
             if n < 0 { return nil }
             if n == 0 { return (hasher.finish(), total) }
             buffer.withUnsafeBytes { hasher.update(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
@@ -44,7 +40,7 @@ public struct SHA256: Sendable {
 
     /// The digest and size of the file at `path`; nil when it cannot be opened or read.
     public static func hash(filePath path: String) -> (digest: [UInt8], bytes: UInt64)? {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        let fd = field_open(path, O_RDONLY | O_CLOEXEC, 0)
         guard fd >= 0 else { return nil }
         defer { close(fd) }
         return hash(fileDescriptor: fd)

@@ -1,8 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
+import CFieldPlatform
 
 /// Thin wrappers over the few system calls FieldBundle makes: EINTR retried, errno turned into BundleError once.
 enum Syscalls {
@@ -22,9 +18,9 @@ enum Syscalls {
 
     static func open(_ path: String, _ flags: Int32, _ mode: mode_t = 0o644) throws(BundleError) -> Int32 {
         while true {
-            let fd = Glibc.open(path, flags | O_CLOEXEC, mode)
+            let fd = field_open(path, flags | O_CLOEXEC, UInt32(mode))
             if fd >= 0 { return fd }
-            if errno != EINTR { throw ioError("opening", path, errno) }
+            if field_errno() != EINTR { throw ioError("opening", path, field_errno()) }
         }
     }
 
@@ -32,27 +28,27 @@ enum Syscalls {
     static func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, path: String) throws(BundleError) {
         var done = 0
         while done < bytes.count {
-            let n = Glibc.write(fd, bytes.baseAddress! + done, bytes.count - done)
+            let n = CFieldPlatform.write(fd, bytes.baseAddress! + done, bytes.count - done)
             if n > 0 { done += n; continue }
-            if n < 0 && errno == EINTR { continue }
-            throw ioError("writing", path, n < 0 ? errno : EIO)
+            if n < 0 && field_errno() == EINTR { continue }
+            throw ioError("writing", path, n < 0 ? field_errno() : EIO)
         }
     }
 
     /// Reads up to `count` bytes; 0 means end of file.
     static func read(_ fd: Int32, into buffer: UnsafeMutableRawPointer, count: Int, path: String) throws(BundleError) -> Int {
         while true {
-            let n = Glibc.read(fd, buffer, count)
+            let n = CFieldPlatform.read(fd, buffer, count)
             if n >= 0 { return n }
-            if errno != EINTR { throw ioError("reading", path, errno) }
+            if field_errno() != EINTR { throw ioError("reading", path, field_errno()) }
         }
     }
 
     static func fsync(_ fd: Int32, path: String) throws(BundleError) {
-        while Glibc.fsync(fd) != 0 {
+        while CFieldPlatform.fsync(fd) != 0 {
             // EINVAL: the file is on something that cannot sync (a pipe, some FUSE mounts); nothing to do.
-            if errno == EINVAL { return }
-            if errno != EINTR { throw ioError("syncing", path, errno) }
+            if field_errno() == EINVAL { return }
+            if field_errno() != EINTR { throw ioError("syncing", path, field_errno()) }
         }
     }
 
@@ -61,22 +57,22 @@ enum Syscalls {
         let dir: String
         if let slash = path.lastIndex(of: "/") { dir = slash == path.startIndex ? "/" : String(path[..<slash]) } else { dir = "." }
         let fd = try open(dir, O_RDONLY | O_DIRECTORY)
-        defer { _ = Glibc.close(fd) }
+        defer { _ = CFieldPlatform.close(fd) }
         try fsync(fd, path: dir)
     }
 
     static func rename(_ from: String, _ to: String) throws(BundleError) {
-        if Glibc.rename(from, to) != 0 { throw ioError("renaming \(from) to", to, errno) }
+        if CFieldPlatform.rename(from, to) != 0 { throw ioError("renaming \(from) to", to, field_errno()) }
     }
 
     /// Gives `from` the name `to` only if `to` does not exist: a link then an unlink, so an existing bundle is never
     /// replaced. Filesystems without hard links (FAT on a USB stick) get a check-then-rename instead.
     static func renameNoReplace(_ from: String, _ to: String) throws(BundleError) {
-        if Glibc.link(from, to) == 0 {
-            _ = Glibc.unlink(from)
+        if CFieldPlatform.link(from, to) == 0 {
+            _ = CFieldPlatform.unlink(from)
             return
         }
-        let e = errno
+        let e = field_errno()
         if e == EEXIST { throw BundleError(.io, "\(to) already exists; \(from) was left as it is", errno: e) }
         guard e == EPERM || e == ENOTSUP || e == EOPNOTSUPP || e == EXDEV || e == EMLINK else { throw ioError("linking \(from) to", to, e) }
         if access(to, F_OK) == 0 { throw BundleError(.io, "\(to) already exists; \(from) was left as it is", errno: EEXIST) }
@@ -85,12 +81,12 @@ enum Syscalls {
 
     static func isDirectory(_ fd: Int32) -> Bool {
         var st = stat()
-        return fstat(fd, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
+        return fstat(fd, &st) == 0 && field_stat_is_directory(&st) != 0
     }
 
     static func fileSize(_ fd: Int32) -> UInt64? {
         var st = stat()
-        guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { return nil }
+        guard fstat(fd, &st) == 0, field_stat_is_regular(&st) != 0 else { return nil }
         return UInt64(st.st_size)
     }
 }

@@ -6,16 +6,17 @@
 ///   a fixture tree or a simulated SylixOS tree.
 /// - OS knowledge (formats, limits, quirks) lives only in the backend's own folder under `Backends/`.
 ///
+/// - Conforming types are final classes: the agent is built in Embedded Swift too, which allows existentials of
+///   class-bound protocols only (no `any P` of a value protocol, no metatypes). The registry is a list of
+///   instances, and every requirement is an instance member.
+///
 /// The reading and parsing requirements are added as the agent and the analyzer grow (see DESIGN.md).
-public protocol Backend: Sendable {
+public protocol Backend: AnyObject, Sendable {
     /// Stable identifier recorded in bundle headers, e.g. `linux`, `sylixos`.
-    static var identifier: String { get }
+    var identifier: String { get }
 
     /// Whether the tree under `procRoot` belongs to this backend's OS.
-    static func detect(procRoot: String) -> Bool
-
-    /// Creates the backend with its defaults.
-    init()
+    func detect(procRoot: String) -> Bool
 
     /// What the agent reads, cheap and deep, system and per process.
     var capturePlan: [CapturePlanEntry] { get }

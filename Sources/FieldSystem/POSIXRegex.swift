@@ -1,8 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
+import CFieldPlatform
 
 /// A POSIX extended regular expression (`regcomp` with `REG_EXTENDED`), from the C library.
 ///

@@ -1,10 +1,5 @@
+import CFieldPlatform
 import FieldModel
-
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
 
 /// Reading procfs-like trees the way DESIGN.md's backend protocol asks: retry `EINTR` and briefly `EBUSY`, read to
 /// end of file whatever `st_size` says (procfs reports 0), turn errno into a `ReadStatus`, never trap.
@@ -19,9 +14,9 @@ public enum ProcFS {
         var fd: Int32 = -1
         var attempts = 0
         while true {
-            fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)
+            fd = field_open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY, 0)
             if fd >= 0 { break }
-            let e = errno
+            let e = field_errno()
             if e == EINTR { continue }
             if e == EBUSY && attempts < busyRetries {
                 attempts += 1
@@ -45,10 +40,10 @@ public enum ProcFS {
                 while true {
                     let n = read(fd, buf.baseAddress!, want)
                     if n >= 0 { got = n; break }
-                    if errno == EINTR { continue }
+                    if field_errno() == EINTR { continue }
                     // SylixOS procfs may report ENOSPC at end of file; that is EOF.
-                    if errno == ENOSPC { got = 0; break }
-                    failure = errno
+                    if field_errno() == ENOSPC { got = 0; break }
+                    failure = field_errno()
                     break
                 }
                 initialized = max(got, 0)
@@ -73,17 +68,18 @@ public enum ProcFS {
         let start = Clock.monotonicNanos()
         var capture = FileCapture(path: path, kind: .directory)
         guard let dir = opendir(path) else {
-            capture.status = status(for: errno)
-            capture.errno = errno
+            capture.status = status(for: field_errno())
+            capture.errno = field_errno()
             capture.readNanos = Clock.monotonicNanos() &- start
             return capture
         }
         defer { closedir(dir) }
         var out: [UInt8] = []
         while let entry = readdir(dir) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw -> [UInt8] in
-                Array(raw.prefix(while: { $0 != 0 }))
-            }
+            // The name through a pointer, never `entry.pointee`: that copies the whole declared d_name array,
+            // and the kernel packs entries shorter than it (a read past the buffer, fatal under musl).
+            let cName = field_dirent_name(entry)!
+            let name = Array(UnsafeRawBufferPointer(start: cName, count: strlen(cName)).bindMemory(to: UInt8.self))
             if name == [0x2E] || name == [0x2E, 0x2E] { continue }
             out.append(contentsOf: name)
             out.append(0x0A)
@@ -111,6 +107,16 @@ public enum Clock {
         var ts = timespec()
         clock_gettime(CLOCK_MONOTONIC, &ts)
         return UInt64(ts.tv_sec) &* 1_000_000_000 &+ UInt64(ts.tv_nsec)
+    }
+
+    /// A duration or a monotonic instant as a timespec (nanosleep, pthread_cond_timedwait). Set field by field: on
+    /// 32-bit targets time_t is 64-bit while tv_nsec stays a long, and musl pads the struct with unnamed
+    /// bit-fields, so the memberwise initialiser is neither portable nor the right types.
+    public static func timespecOf(nanos: UInt64) -> timespec {
+        var ts = timespec()
+        ts.tv_sec = time_t(clamping: nanos / 1_000_000_000)
+        ts.tv_nsec = Int(nanos % 1_000_000_000)
+        return ts
     }
 
     /// `CLOCK_REALTIME` (Unix time) in nanoseconds.

@@ -1,10 +1,5 @@
+import CFieldPlatform
 import FieldModel
-
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
 
 /// Follows a record device such as Linux `/dev/kmsg`, where each `read` returns one record, without blocking.
 ///
@@ -21,9 +16,9 @@ public final class RecordDevice {
     /// or `EPERM` under `kernel.dmesg_restrict`).
     public init?(path: String, failure: inout Int32) {
         self.path = path
-        fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
+        fd = field_open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC, 0)
         if fd < 0 {
-            failure = errno
+            failure = field_errno()
             return nil
         }
         // For /dev/kmsg, SEEK_END moves to the record after the last one (kernel/printk/printk.c devkmsg_llseek).
@@ -44,8 +39,8 @@ public final class RecordDevice {
                 out.append(rec)
                 continue
             }
-            if n < 0 && errno == EINTR { continue }
-            if n < 0 && errno == EPIPE {
+            if n < 0 && field_errno() == EINTR { continue }
+            if n < 0 && field_errno() == EPIPE {
                 overruns += 1
                 continue
             }

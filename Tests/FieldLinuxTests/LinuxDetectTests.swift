@@ -10,7 +10,7 @@ import Testing
             "sys/kernel/random/boot_id": "3f1e2d4c-0000-4000-8000-123456789abc\n",
         ])
         defer { t.remove() }
-        #expect(LinuxBackend.detect(procRoot: t.root))
+        #expect(LinuxBackend().detect(procRoot: t.root))
         #expect(LinuxBackend().bootID(procRoot: t.root) == "3f1e2d4c-0000-4000-8000-123456789abc")
     }
 
@@ -18,13 +18,13 @@ import Testing
         let sylix = try FixtureTree(["version": "SylixOS kernel version: 2.3.8 Code name: Enterprise BSP: x\n"])
         let empty = try FixtureTree([:])
         defer { sylix.remove(); empty.remove() }
-        #expect(!LinuxBackend.detect(procRoot: sylix.root))
-        #expect(!LinuxBackend.detect(procRoot: empty.root))
+        #expect(!LinuxBackend().detect(procRoot: sylix.root))
+        #expect(!LinuxBackend().detect(procRoot: empty.root))
         #expect(LinuxBackend().bootID(procRoot: empty.root) == nil)
     }
 
     @Test func detectsThisMachine() {
-        #expect(LinuxBackend.detect(procRoot: "/proc"))
+        #expect(LinuxBackend().detect(procRoot: "/proc"))
     }
 
     @Test func planReadsCheapFilesEveryIntervalAndMapsDeep() {

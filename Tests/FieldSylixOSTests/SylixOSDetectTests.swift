@@ -11,9 +11,9 @@ import Testing
         let byObjects = try FixtureTree(["kernel/objects": "object      total    used     max-used\nthread      500      31       33\n"])
         let linux = try FixtureTree(["version": "Linux version 6.1.0\n"])
         defer { byVersion.remove(); byObjects.remove(); linux.remove() }
-        #expect(SylixOSBackend.detect(procRoot: byVersion.root))
-        #expect(SylixOSBackend.detect(procRoot: byObjects.root))
-        #expect(!SylixOSBackend.detect(procRoot: linux.root))
+        #expect(SylixOSBackend().detect(procRoot: byVersion.root))
+        #expect(SylixOSBackend().detect(procRoot: byObjects.root))
+        #expect(!SylixOSBackend().detect(procRoot: linux.root))
         #expect(SylixOSBackend().bootID(procRoot: byVersion.root) == nil)
     }
 }

@@ -1,0 +1,99 @@
+// The agent's whole view of the C library: every header the device-side Swift code uses, and small shims for what
+// Swift cannot import directly (errno, variadic functions, macros, struct fields whose layout differs between C
+// libraries). Device-side modules import this module and nothing else from the system, in normal and in Embedded
+// Swift alike (Embedded Swift has no Glibc overlay). Porting the agent to another C library or an RTOS means making
+// this header and platform.c true there; docs/porting.md lists what that takes.
+#ifndef CFIELDPLATFORM_H
+#define CFIELDPLATFORM_H
+
+// 64-bit file offsets and time on 32-bit targets: glibc >= 2.34 switches off_t and time_t (and the functions using
+// them) with these two; musl >= 1.2 has both 64-bit always. Only on 32-bit targets: on 64-bit ones they change
+// nothing but type names, and in the normal build these headers are also Swift's Glibc module, where a macro
+// that changes a declaration gives two different definitions of it. For the same reason no other feature macro.
+#if !defined(__LP64__) && !defined(_LP64)
+#ifndef _FILE_OFFSET_BITS
+#define _FILE_OFFSET_BITS 64
+#endif
+#ifndef _TIME_BITS
+#define _TIME_BITS 64
+#endif
+#endif
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <math.h>
+#include <poll.h>
+#include <pthread.h>
+#include <regex.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/time.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+/// The calling thread's errno (a macro over a thread-local in every C library).
+static inline int field_errno(void) { return errno; }
+static inline void field_set_errno(int value) { errno = value; }
+
+/// open(2) with its optional third argument always given (open is variadic).
+static inline int field_open(const char *path, int flags, unsigned int mode) { return open(path, flags, (mode_t)mode); }
+
+/// fcntl(2) with an integer argument (fcntl is variadic).
+static inline int field_fcntl_int(int fd, int cmd, int arg) { return fcntl(fd, cmd, arg); }
+
+/// A directory entry's name. d_name's declared size differs between C libraries and the entry may be shorter than
+/// the declared array (the kernel packs entries), so Swift must never copy the array: it reads this C string.
+static inline const char *field_dirent_name(const struct dirent *entry) { return entry->d_name; }
+
+/// A directory entry's type (DT_DIR, DT_REG, ... or DT_UNKNOWN where the filesystem does not say).
+static inline unsigned char field_dirent_type(const struct dirent *entry) { return entry->d_type; }
+
+/// Installs `handler` for `signal` without SA_RESTART, so that a pending sleep or read returns at once. The
+/// handler's field is a union member named differently in glibc and musl; C's sa_handler macro hides that.
+static inline int field_set_signal_handler(int signal, void (*handler)(int)) {
+    struct sigaction action;
+    memset(&action, 0, sizeof action);
+    action.sa_handler = handler;
+    sigemptyset(&action.sa_mask);
+    action.sa_flags = 0;
+    return sigaction(signal, &action, NULL);
+}
+
+/// getrusage(RUSAGE_SELF): glibc types the first argument as an enum, musl as an int.
+static inline int field_getrusage_self(struct rusage *usage) { return getrusage(RUSAGE_SELF, usage); }
+
+/// A thread of our own. pthread_t is an integer in glibc and a pointer in musl: Swift keeps it as this opaque box.
+typedef struct field_thread field_thread;
+
+/// Starts `body(context)` on a new joinable thread with every signal blocked (signals stay with the main thread).
+/// Returns NULL and sets errno when the thread cannot be created.
+field_thread *field_thread_start(void *(*body)(void *), void *context);
+
+/// Waits for the thread to end and frees the box.
+void field_thread_join(field_thread *thread);
+
+/// The file type bits of a stat result (S_IFMT and friends are macros whose C type Swift does not see as mode_t).
+static inline int field_stat_is_directory(const struct stat *st) { return S_ISDIR(st->st_mode); }
+static inline int field_stat_is_regular(const struct stat *st) { return S_ISREG(st->st_mode); }
+
+/// Bytes of the C library's page.
+static inline long field_page_size(void) { return sysconf(_SC_PAGESIZE); }
+
+/// Clock ticks per second of /proc's tick counters.
+static inline long field_clock_ticks(void) { return sysconf(_SC_CLK_TCK); }
+
+#endif

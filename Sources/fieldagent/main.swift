@@ -1,9 +1,0 @@
-import FieldAgent
-
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
-
-exit(AgentCommand.main(CommandLine.arguments))
