@@ -57,7 +57,10 @@ case "$TARGET" in
     SWIFT_TRIPLE=aarch64-none-none-elf CLANG_TARGET=aarch64-unknown-linux-gnu CC_T=aarch64-linux-gnu-gcc ;;
   aarch64-linux-musl)
     SWIFT_TRIPLE=aarch64-none-none-elf CLANG_TARGET=aarch64-unknown-linux-musl CC_T=aarch64-linux-gnu-gcc
-    MUSL_INC=/usr/include/aarch64-linux-musl STATIC=1 ZSTD_FROM=source ;;
+    MUSL_INC=/usr/include/aarch64-linux-musl STATIC=1 ZSTD_FROM=source
+    # GNU ld refuses the static link (a copy relocation against a protected symbol of the Swift objects); lld takes
+    # it. The musl spec file names an interpreter, which a static executable must not carry.
+    LDFLAGS_T="-fuse-ld=lld -Wl,--no-dynamic-linker" USE_LLD=1 ;;
   riscv64-linux-gnu)
     SWIFT_TRIPLE=riscv64-none-none-eabi CLANG_TARGET=riscv64-unknown-linux-gnu CC_T=riscv64-linux-gnu-gcc
     ZSTD_FROM=source ;;
@@ -92,12 +95,12 @@ else
   ZSTD_DIR=$ROOT/.build-agent/zstd-$TARGET
   if [ ! -f "$ZSTD_DIR/lib/libzstd.a" ]; then
     SRC=$ROOT/.build-agent/src
-    if ! ls -d "$SRC"/zstd-*/lib >/dev/null 2>&1; then
+    if ! ls -d "$SRC"/*zstd-*/lib >/dev/null 2>&1; then
       mkdir -p "$SRC"
-      (cd "$SRC" && apt-get source -qq zstd >/dev/null 2>&1) || {
+      (cd "$SRC" && apt-get source -qq libzstd >/dev/null 2>&1) || {
         echo "build-agent: 'apt-get source zstd' failed (deb-src entries and dpkg-dev: tools/setup-cross.sh)" >&2; exit 1; }
     fi
-    ZSRC=$(ls -d "$SRC"/zstd-*/ | head -n 1)
+    ZSRC=$(ls -d "$SRC"/*zstd-*/ | head -n 1)
     rm -rf "$ZSTD_DIR" && mkdir -p "$ZSTD_DIR"
     cp -r "$ZSRC/lib" "$ZSTD_DIR/lib"
     # Compression and decompression only: no legacy formats, no dictionary builder, no threads.
@@ -106,7 +109,9 @@ else
       -j"$(nproc)" >/dev/null
   fi
   ZSTD_A=$ZSTD_DIR/lib/libzstd.a
-  ZSTD_INC=$ZSTD_DIR/lib
+  # The two public headers alone: lib/ also holds a module map of its own that the Swift importer would pick up.
+  ZSTD_INC=$ZSTD_DIR/include
+  mkdir -p "$ZSTD_INC" && cp "$ZSTD_DIR/lib/zstd.h" "$ZSTD_DIR/lib/zstd_errors.h" "$ZSTD_INC/"
 fi
 
 # libcurl's headers (arch-independent) for the upload shim, without the rest of the host's header directory.
@@ -155,6 +160,13 @@ fi
 
 LINK=(-o "$B/fieldagent" "$B"/obj/*.o "$ZSTD_A" "$TABLES" -Wl,--gc-sections -lm -lpthread -ldl)
 if [ -n "$STATIC" ]; then LINK+=(-static); fi
+if [ -n "${USE_LLD:-}" ]; then
+  # The toolchain's lld, found by gcc under the name it looks for.
+  mkdir -p "$B/lld" && ln -sfn "$(dirname "$(command -v swiftc)")/ld.lld" "$B/lld/ld.lld"
+  LINK+=(-B"$B/lld")
+fi
+# shellcheck disable=SC2206
+[ -z "$LDFLAGS_T" ] || LINK+=($LDFLAGS_T)
 cc_t "${LINK[@]}"
 
 mkdir -p "$OUT"
