@@ -41,7 +41,7 @@ let package = Package(
             exclude: ["embedded"], linkerSettings: [.linkedLibrary("m")]),
         .target(name: "CFieldCRC", path: "Sources/CFieldCRC"),
         // libcurl's headers at build time; the library itself is loaded at run time, only when uploading.
-        .target(name: "CFieldHTTP", dependencies: ["CCurl"], path: "Sources/CFieldHTTP", linkerSettings: [.linkedLibrary("dl")]),
+        .target(name: "CFieldHTTP", dependencies: ["CCurl", "CFieldPlatform"], path: "Sources/CFieldHTTP", linkerSettings: [.linkedLibrary("dl")]),
 
         // Device side: no Foundation, and inside the Embedded Swift subset (typed throws, no existentials of
         // non-class protocols, no metatypes, key paths or CommandLine): tools/build-agent.sh compiles these same

@@ -122,7 +122,7 @@ if [ -n "$CURL_H" ]; then ln -sfn "$(dirname "$CURL_H")" "$B/inc/curl"; else
 cc_t -I Sources/CFieldPlatform/include -c Sources/CFieldPlatform/platform.c -o "$B/obj/platform.o"
 cc_t -I Sources/CFieldPlatform/include -c Sources/CFieldPlatform/embedded/runtime.c -o "$B/obj/runtime.o"
 cc_t -I Sources/CFieldCRC/include -c Sources/CFieldCRC/crc32c.c -o "$B/obj/crc32c.o"
-cc_t -I Sources/CFieldHTTP/include -I "$B/inc" -c Sources/CFieldHTTP/http.c -o "$B/obj/http.o"
+cc_t -I Sources/CFieldHTTP/include -I Sources/CFieldPlatform/include -I "$B/inc" -c Sources/CFieldHTTP/http.c -o "$B/obj/http.o"
 cc_t -c Sources/fieldagent/main.c -o "$B/obj/main.o"
 
 # The Swift side: Embedded mode, whole module, size-optimised, one object per module, in dependency order.

@@ -1,3 +1,4 @@
+#include "CFieldPlatform.h"  // first: 64-bit off_t and time_t on 32-bit targets, as in the rest of the agent
 #include "CFieldHTTP.h"
 
 #include <curl/curl.h>
@@ -85,7 +86,8 @@ static int watch_progress(void *context, curl_off_t dltotal, curl_off_t dlnow, c
     watch_state *w = context;
     uint64_t now = monotonic_ns();
     if (w->deadline) {
-        uint64_t at = *w->deadline;
+        // Atomic: the sampling thread sets it while a transfer runs, and a 64-bit load is two on 32-bit ARM.
+        uint64_t at = __atomic_load_n(w->deadline, __ATOMIC_ACQUIRE);
         if (at != 0 && now >= at) { w->why = 1; return 1; }
     }
     curl_off_t moved = dlnow + ulnow;

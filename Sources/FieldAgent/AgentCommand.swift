@@ -75,7 +75,8 @@ enum SelfCost {
         if statm.status == .ok {
             let fields = statm.bytes.split(separator: 0x20)
             if fields.count > 1, let pages = UInt64(String(decoding: fields[1], as: UTF8.self)) {
-                return pages * UInt64(max(field_page_size(), 1))
+                let (bytes, overflow) = pages.multipliedReportingOverflow(by: UInt64(max(field_page_size(), 1)))
+                return overflow ? .max : bytes
             }
         }
         var ru = rusage()

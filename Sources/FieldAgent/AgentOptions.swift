@@ -165,7 +165,10 @@ public struct AgentOptions: Sendable {
 
     mutating func set(_ name: String, _ v: String, source: String) throws(AgentError) {
         func number() throws(AgentError) -> Double {
-            guard let d = Double(v), d.isFinite, d >= 0 else { throw AgentError("\(source) wants a number, not '\(v)'") }
+            // At most ten years: every duration becomes nanoseconds in a UInt64, which holds 584 years.
+            guard let d = Double(v), d.isFinite, d >= 0, d <= 315_360_000 else {
+                throw AgentError("\(source) wants a number of seconds from 0 to 315360000, not '\(v)'")
+            }
             return d
         }
         func size() throws(AgentError) -> UInt64 {
@@ -177,14 +180,18 @@ public struct AgentOptions: Sendable {
             case "G", "g": unit = 1 << 30; digits = digits.dropLast()
             default: break
             }
-            guard let n = UInt64(digits), n > 0, n <= UInt64.max / unit else {
+            // At most 1 PiB: sizes are added up in the spool quota, and must not overflow there.
+            guard let n = UInt64(digits), n > 0, n <= (1 << 50) / unit else {
                 throw AgentError("\(source) wants a positive size such as 1048576 or 1M, not '\(v)'")
             }
             return n * unit
         }
         switch name {
         case "backend":
-            guard ["auto", "linux", "sylixos"].contains(v) else { throw AgentError("\(source): backend is auto, linux or sylixos, not '\(v)'") }
+            guard v == "auto" || BackendRegistry.named(v) != nil else {
+                throw AgentError(
+                    "\(source): backend is auto or one of \(BackendRegistry.identifiers.joined(separator: ", ")), not '\(v)'")
+            }
             backend = v
         case "proc-root": procRoot = v
         case "sys-root": sysRoot = v

@@ -55,7 +55,7 @@ final class DeliveryLink: @unchecked Sendable {
     func stop(deadlineNanos: UInt64) {
         locked {
             stopping = true
-            deadline.pointee = deadlineNanos
+            field_http_set_deadline(deadline, deadlineNanos)
             pthread_cond_signal(cond)
         }
     }
@@ -323,7 +323,8 @@ final class Delivery {
     /// One walk over the spool, oldest bundle first.
     private func pass(final: Bool) {
         for bundle in spool.closedBundles() {
-            if final, link.deadline.pointee != 0, Clock.monotonicNanos() >= link.deadline.pointee { return }
+            let deadline = field_http_deadline(link.deadline)
+            if final, deadline != 0, Clock.monotonicNanos() >= deadline { return }
             let path = spool.directory + "/" + bundle.name
             var everywhere = true
             var setAside = false

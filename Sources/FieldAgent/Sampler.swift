@@ -210,8 +210,9 @@ struct Sampler {
                     bytes: bytes, names: names))
             return
         }
-        pendingLosses[i].bundles += UInt64(names.count)
-        pendingLosses[i].bytes += bytes
+        pendingLosses[i].bundles &+= UInt64(names.count)
+        // Saturating: the byte counts may come from a damaged pending-losses file of an earlier run.
+        pendingLosses[i].bytes = pendingLosses[i].bytes.addingReportingOverflow(bytes).overflow ? .max : pendingLosses[i].bytes + bytes
         pendingLosses[i].names += names
     }
 

@@ -105,7 +105,11 @@ struct Spool {
     private func recover(_ crashed: String, into final: String) -> String {
         let name = final.split(separator: "/" as Character).last.map(String.init) ?? final
         let reader: BundleReader
-        do { reader = try BundleReader(path: crashed) } catch { return "cannot read \(crashed): \(error.message)" }
+        // The limits the agent writes with, not a host's generous defaults: a damaged frame must not make a small
+        // device allocate a 128 MiB window.
+        let written = WriterOptions()
+        let limits = ReadLimits(maxRecordBytes: written.maxRecordBytes, maxWindowLog: written.windowLog)
+        do { reader = try BundleReader(path: crashed, limits: limits) } catch { return "cannot read \(crashed): \(error.message)" }
         guard let first = reader.next(), first.type == .header else {
             unlink(crashed)
             return "removed \(name).open: nothing readable in it (\(reader.damage?.reason ?? "no header"))"
@@ -162,7 +166,7 @@ struct Spool {
             let f = line.split(separator: 0x20).map { String(decoding: $0, as: UTF8.self) }
             guard f.count == 3, let bytes = UInt64(f[1]) else { continue }
             if let i = out.firstIndex(where: { $0.reason == f[0] }) {
-                out[i].bytes += bytes
+                out[i].bytes = out[i].bytes.addingReportingOverflow(bytes).overflow ? .max : out[i].bytes + bytes
                 out[i].names.append(f[2])
             } else {
                 out.append((f[0], bytes, [f[2]]))
@@ -183,7 +187,7 @@ struct Spool {
     }
 
     static func timestamp(_ wall: Int64) -> String {
-        var t = time_t(wall / 1_000_000_000)
+        var t = time_t(clamping: wall / 1_000_000_000)
         var tmv = tm()
         gmtime_r(&t, &tmv)
         func two(_ n: Int32) -> String { n < 10 ? "0\(n)" : "\(n)" }

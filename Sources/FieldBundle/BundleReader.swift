@@ -15,7 +15,8 @@ public struct ReadLimits: Sendable, Hashable {
 
     /// Creates limits.
     public init(maxRecordBytes: Int = 64 << 20, maxStreamBytes: UInt64 = 64 << 30, maxWindowLog: Int32 = 27) {
-        self.maxRecordBytes = maxRecordBytes
+        // Headroom for the frame around a record, so that header + payload + trailer never overflows an Int.
+        self.maxRecordBytes = min(maxRecordBytes, Int.max - 64)
         self.maxStreamBytes = maxStreamBytes
         self.maxWindowLog = maxWindowLog
     }
@@ -201,14 +202,18 @@ public final class BundleReader {
             return fail(.corrupt, "data follows the end record", discarded: true)
         }
         let h = pendingStart
-        let length = Int(pending[h]) | Int(pending[h + 1]) << 8 | Int(pending[h + 2]) << 16 | Int(pending[h + 3]) << 24
+        // Assembled as UInt32 and compared as UInt64: an Int of 32 bits would turn a length of 2 GiB or more
+        // negative, pass the limit check and trap further down (a damaged bundle on an ARMv7 device).
+        let claimed =
+            UInt32(pending[h]) | UInt32(pending[h + 1]) << 8 | UInt32(pending[h + 2]) << 16 | UInt32(pending[h + 3]) << 24
         let type = RecordType(rawValue: pending[h + 4])
-        guard length <= limits.maxRecordBytes else {
+        guard UInt64(claimed) <= UInt64(max(limits.maxRecordBytes, 0)) else {
             return fail(
                 .limit,
-                "record \(recordCount) claims \(length) payload bytes, over the \(limits.maxRecordBytes)-byte limit "
+                "record \(recordCount) claims \(claimed) payload bytes, over the \(limits.maxRecordBytes)-byte limit "
                     + "(damaged length, or raise the record limit)", discarded: true)
         }
+        let length = Int(claimed)
         let total = StreamLayout.frameHeaderSize + length + StreamLayout.frameTrailerSize
         guard fill(total) else { return finishShort(needing: total) }
         let stored = pending.withUnsafeBytes { raw in

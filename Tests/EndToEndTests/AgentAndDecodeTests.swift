@@ -49,8 +49,7 @@ import Testing
             let dir = try Harness.tempDir()
             defer { try? FileManager.default.removeItem(atPath: dir) }
             let p = Process()
-            p.executableURL = URL(fileURLWithPath: Harness.binDir + "/fieldagent")
-            p.arguments = ["--interval", "0.1", "--spool", dir, "--device-id", "killed"]
+            Harness.configureAgent(p, ["--interval", "0.1", "--spool", dir, "--device-id", "killed"])
             p.standardOutput = FileHandle.nullDevice
             try p.run()
             // Wait until a few samples are on disk.

@@ -32,8 +32,7 @@ import Testing
         let dir = try Harness.tempDir()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let p = Process()
-        p.executableURL = URL(fileURLWithPath: Harness.binDir + "/fieldagent")
-        p.arguments = ["--interval", "0.1", "--spool", dir, "--device-id", "crash"]
+        Harness.configureAgent(p, ["--interval", "0.1", "--spool", dir, "--device-id", "crash"])
         p.standardOutput = FileHandle.nullDevice
         try p.run()
         #expect(Harness.waitFor(10) { ((try? Harness.files(in: dir, suffix: ".open")) ?? []).count == 1 })
@@ -131,7 +130,7 @@ import Testing
         let dir = try Harness.tempDir()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         chmod(dir, 0o777)
-        let run = try Harness.run("/usr/sbin/runuser", ["-u", "nobody", "--", Harness.binDir + "/fieldagent",
+        let run = try Harness.run("/usr/sbin/runuser", ["-u", "nobody", "--"] + Harness.agentCommand + [
             "--interval", "0.1", "--duration", "0.5", "--spool", dir, "--deep-every", "1"])
         #expect(run.status == 0, "\(run.stderr)")
         let ss = try samples(in: dir)
@@ -181,8 +180,7 @@ extension AgentBehaviourTests {
         let dir = try Harness.tempDir()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let p = Process()
-        p.executableURL = URL(fileURLWithPath: Harness.binDir + "/fieldagent")
-        p.arguments = ["--interval", "0.1", "--duration", "1.5", "--spool", dir, "--pid", "1"]
+        Harness.configureAgent(p, ["--interval", "0.1", "--duration", "1.5", "--spool", dir, "--pid", "1"])
         p.standardOutput = FileHandle.nullDevice
         try p.run()
         #expect(Harness.waitFor(10) { ((try? Harness.files(in: dir, suffix: ".open")) ?? []).count == 1 })

@@ -54,7 +54,30 @@ enum Harness {
     }
 
     static func fieldctl(_ args: [String]) throws -> Result { try run(binDir + "/fieldctl", args) }
-    static func fieldagent(_ args: [String]) throws -> Result { try run(binDir + "/fieldagent", args) }
+    /// The agent under test, as a command: the normal build beside the tests, or the binary named by
+    /// `FIELD_AGENT` (an Embedded or cross build from tools/build-agent.sh), run through `FIELD_AGENT_EMULATOR`
+    /// when that is set (e.g. `qemu-arm -L /usr/arm-linux-gnueabihf`). The same tests then check any build.
+    static let agentCommand: [String] = {
+        let env = ProcessInfo.processInfo.environment
+        let agent = env["FIELD_AGENT"].flatMap { $0.isEmpty ? nil : $0 } ?? binDir + "/fieldagent"
+        let emulator = (env["FIELD_AGENT_EMULATOR"] ?? "").split(separator: " ").map(String.init)
+        return emulator + [agent]
+    }()
+
+    /// Whether the agent runs under an emulator (whose own /proc/self is not the agent's).
+    static var agentIsEmulated: Bool { agentCommand.count > 1 }
+
+    /// The agent command as one shell word list (for `sh -c` scripts).
+    static var agentShellCommand: String { agentCommand.map { "'" + $0 + "'" }.joined(separator: " ") }
+
+    /// Sets `process` up to run the agent under test with `args`.
+    static func configureAgent(_ process: Process, _ args: [String]) {
+        let command = agentCommand
+        process.executableURL = URL(fileURLWithPath: command[0].hasPrefix("/") ? command[0] : "/usr/bin/env")
+        process.arguments = (command[0].hasPrefix("/") ? [] : [command[0]]) + command.dropFirst() + args
+    }
+
+    static func fieldagent(_ args: [String]) throws -> Result { try run(agentCommand[0], Array(agentCommand.dropFirst()) + args) }
 
     static func tempDir() throws -> String {
         let d = FileManager.default.temporaryDirectory.appendingPathComponent("field-e2e-\(UUID().uuidString)").path

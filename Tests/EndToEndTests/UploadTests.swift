@@ -17,7 +17,7 @@ import Testing
     }
 
     static func agent(_ args: [String], in dir: String) throws -> Background {
-        try Background(Harness.binDir + "/fieldagent", args, in: dir)
+        try Background(Harness.agentCommand[0], Array(Harness.agentCommand.dropFirst()) + args, in: dir)
     }
 
     /// The collector is killed (-9) mid-run and comes back on the same port: every bundle arrives exactly once,
@@ -283,13 +283,13 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: dir) }
         try "0123456789abcdef0123\n".write(toFile: dir + "/token", atomically: true, encoding: .utf8)
         try FileManager.default.createDirectory(atPath: dir + "/stick", withIntermediateDirectories: true)
-        let agent = Harness.binDir + "/fieldagent"
+        let agent = Harness.agentShellCommand
         // In a mount namespace of its own, every libcurl the dynamic loader knows reads as an empty file.
         let script = """
             for f in $(ldconfig -p | awk '/libcurl/ {print $NF}'); do mount --bind /dev/null "$(readlink -f "$f")" || exit 90; done
-            "\(agent)" --duration 0.3 --interval 0.1 --pid 1 --spool "\(dir)/a" --upload http://127.0.0.1:9 --token-file "\(dir)/token"
+            \(agent) --duration 0.3 --interval 0.1 --pid 1 --spool "\(dir)/a" --upload http://127.0.0.1:9 --token-file "\(dir)/token"
             echo "upload=$?"
-            "\(agent)" --duration 0.3 --interval 0.1 --pid 1 --spool "\(dir)/b" --copy-to "\(dir)/stick"
+            \(agent) --duration 0.3 --interval 0.1 --pid 1 --spool "\(dir)/b" --copy-to "\(dir)/stick"
             echo "copy=$?"
             """
         let r = try Harness.run("/usr/bin/unshare", ["-m", "sh", "-c", script])

@@ -43,6 +43,17 @@ void field_http_free(void *handle);
 /// Sends one PUT; fills `result`.
 void field_http_put_file(void *handle, const field_http_put *request, field_http_result *result);
 
+/// Sets a deadline that a running request reads (field_http_put.deadline_mono_ns) as one atomic 64-bit store: a
+/// plain store is two on 32-bit ARM, and the request could see half of it.
+static inline void field_http_set_deadline(volatile uint64_t *deadline, uint64_t value) {
+    __atomic_store_n(deadline, value, __ATOMIC_RELEASE);
+}
+
+/// Reads such a deadline (0: none) with one atomic 64-bit load.
+static inline uint64_t field_http_deadline(const volatile uint64_t *deadline) {
+    return __atomic_load_n(deadline, __ATOMIC_ACQUIRE);
+}
+
 /// The libcurl version string, for logs.
 const char *field_http_version(void);
 

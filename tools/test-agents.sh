@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Builds the deployable (Embedded Swift) agent for each target and runs the agent's end-to-end tests against it:
+# natively for x86_64, under qemu-user for ARM, on this machine's real /proc with the real leak workloads.
+#
+#   tools/test-agents.sh [TRIPLET...]     # default: x86_64-linux-gnu armv7-linux-gnueabihf armv7-linux-musleabihf aarch64-linux-gnu
+#
+# Needs the normal build's tests compiled (tools/test.sh runs `swift test` first): the same test binary checks every
+# agent (FIELD_AGENT, FIELD_AGENT_EMULATOR; Tests/EndToEndTests/Harness.swift).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+targets=("$@")
+[ ${#targets[@]} -gt 0 ] || targets=(x86_64-linux-gnu armv7-linux-gnueabihf armv7-linux-musleabihf aarch64-linux-gnu)
+
+# Native: every end-to-end suite. Emulated: the agent's own behaviour and the verdicts on its bundles. Uploads need
+# the target's libcurl, which qemu-user cannot load here, so they are left to the native run.
+native_suites="EndToEndTests"
+emulated_suites="AgentAndDecodeTests|AgentBehaviourTests|AccuracyMatrixTests|AgentBuildTests|SylixOSSimulatorTests"
+
+failed=()
+for t in "${targets[@]}"; do
+  out=.build-agent/out/$t
+  start=$(date +%s)
+  bash tools/build-agent.sh "$out" --target "$t" 2>&1 | grep -E '^build-agent:' || { failed+=("$t (build)"); continue; }
+  emulator=""
+  case "$t" in
+    x86_64-*) ;;
+    armv7-*gnueabihf) emulator="qemu-arm -L /usr/arm-linux-gnueabihf" ;;
+    armv7-*musleabihf) emulator="qemu-arm" ;;
+    aarch64-*gnu) emulator="qemu-aarch64 -L /usr/aarch64-linux-gnu" ;;
+    aarch64-*musl) emulator="qemu-aarch64" ;;
+    riscv64-*gnu) emulator="qemu-riscv64 -L /usr/riscv64-linux-gnu" ;;
+  esac
+  suites=$native_suites
+  [ -z "$emulator" ] || suites=$emulated_suites
+  echo "test-agents: $t: $suites${emulator:+ under $emulator}"
+  if FIELD_AGENT=$PWD/$out/fieldagent FIELD_AGENT_EMULATOR=$emulator swift test --skip-build --filter "$suites" \
+      > ".build-agent/test-$t.log" 2>&1; then
+    echo "test-agents: $t passed in $(( $(date +%s) - start )) s ($(grep -E 'Test run with' ".build-agent/test-$t.log" | tail -n 1))"
+  else
+    grep -E '✘|error|Expectation failed' ".build-agent/test-$t.log" | head -n 40 >&2 || true
+    echo "test-agents: $t FAILED (log: .build-agent/test-$t.log)" >&2
+    failed+=("$t")
+  fi
+done
+if [ ${#failed[@]} -gt 0 ]; then echo "test-agents: failed: ${failed[*]}" >&2; exit 1; fi
+echo "test-agents: ${#targets[@]} builds passed"
