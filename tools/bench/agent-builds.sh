@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# The deployable agent, old build against new, in one run (results: docs/performance.md, "Agent builds").
+#
+# 1. Binary size of the Embedded build for every target of tools/build-agent.sh, and of the old deployable build
+#    (normal Swift, static Swift stdlib and libzstd, stripped).
+# 2. On this machine's /proc, with the leak workloads running, the old agent and the Embedded x86_64 builds (glibc
+#    dynamic, musl static) sample side by side at the default settings (1 s, deep every 10) for DURATION seconds:
+#    RSS (total and private, from /proc/PID/status once a second), CPU per sample against merely re-reading the
+#    same files (fieldbench reread), and bundle bytes per steady-state sample against zstd -3 of each sample alone
+#    (fieldbench write on that agent's capture).
+#
+#   tools/bench/agent-builds.sh [DURATION]     # default 60
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+DURATION=${1:-60}
+OUT=${BENCH_OUT:-out/bench-agents}
+rm -rf "$OUT"; mkdir -p "$OUT"
+bash tools/setup.sh >/dev/null
+for p in fieldctl fieldbench; do swift build -c release --product $p 2>&1 | tail -n 1; done
+BIN=$(swift build -c release --show-bin-path)
+
+echo "## machine"
+echo "$(nproc) cores, $(grep MemTotal /proc/meminfo | tr -s ' '), kernel $(uname -r), $(ls -d /proc/[0-9]* | wc -l) processes, $(date -u +%FT%TZ)"
+
+echo "## binary size (stripped)"
+# The old deployable agent: normal Swift, the Swift runtime and libzstd linked statically.
+ZSTD_A=$(cc -print-file-name=libzstd.a)
+mkdir -p "$OUT/zstd-static" && ln -sf "$ZSTD_A" "$OUT/zstd-static/libzstd.a"
+swift build -c release --product fieldagent --static-swift-stdlib --scratch-path .build-old-agent \
+  -Xlinker -L"$PWD/$OUT/zstd-static" 2>&1 | tail -n 1
+mkdir -p "$OUT/old" && cp "$(swift build -c release --static-swift-stdlib --scratch-path .build-old-agent --show-bin-path)/fieldagent" "$OUT/old/"
+strip "$OUT/old/fieldagent"
+printf '| %s | %s | %s |\n' "build" "bytes" "links"
+printf '| %s | %s | %s |\n' "old: normal Swift, static stdlib, x86_64 glibc" "$(stat -c %s "$OUT/old/fieldagent")" \
+  "$(ldd "$OUT/old/fieldagent" | awk '{print $1}' | tr '\n' ' ')"
+for t in x86_64-linux-gnu x86_64-linux-musl armv7-linux-gnueabihf armv7-linux-musleabihf aarch64-linux-gnu aarch64-linux-musl; do
+  bash tools/build-agent.sh "$OUT/$t" --target "$t" >/dev/null 2>&1 || { echo "| $t | build failed | |"; continue; }
+  links=$(readelf -d "$OUT/$t/fieldagent" 2>/dev/null | awk '/NEEDED/ {gsub(/[\[\]]/, "", $5); print $5}' | tr '\n' ' ')
+  interp=$(readelf -l "$OUT/$t/fieldagent" | grep -o 'interpreter: [^]]*' | sed 's/interpreter: //' || true)
+  printf '| %s | %s | %s |\n' "Embedded $t" "$(stat -c %s "$OUT/$t/fieldagent")" "${links:-static}${interp:+, $interp}"
+done
+
+echo "## side by side on /proc with the leak workloads, ${DURATION} s at the defaults"
+bash tools/workloads/build.sh "$OUT/workloads" >/dev/null
+wl=()
+for w in leak-unjoined leak-growing leak-heap leak-fd ok-pool ok-steady; do
+  "$OUT/workloads/$w" --count 200 --interval-ms 500 --hold-seconds "$DURATION" >/dev/null 2>&1 & wl+=($!)
+done
+declare -A pid
+for a in old x86_64-linux-gnu x86_64-linux-musl; do
+  "$OUT/$a/fieldagent" --duration "$DURATION" --spool "$OUT/run-$a" --device-id "bench-$a" 2>"$OUT/run-$a.err" &
+  pid[$a]=$!
+done
+# RSS once a second from outside: VmRSS (total) and RssAnon (private, the agent's own).
+for a in "${!pid[@]}"; do
+  ( while kill -0 "${pid[$a]}" 2>/dev/null; do
+      awk '/^VmRSS|^RssAnon|^RssFile/ {printf "%s %s ", $1, $2} END {print ""}' "/proc/${pid[$a]}/status" 2>/dev/null
+      sleep 1
+    done ) > "$OUT/rss-$a.txt" &
+done
+for a in "${!pid[@]}"; do wait "${pid[$a]}"; done
+kill "${wl[@]}" 2>/dev/null || true
+wait 2>/dev/null || true
+
+printf '| %s | %s | %s | %s | %s |\n' "agent" "VmRSS median / max (KiB)" "RssAnon median (KiB)" "CPU per sample: agent / reread (us)" "bytes per sample: bundle / zstd -3"
+for a in old x86_64-linux-gnu x86_64-linux-musl; do
+  rss=$(python3 - "$OUT/rss-$a.txt" <<'PY'
+import sys
+rows = [dict(zip(l.split()[0::2], map(int, l.split()[1::2]))) for l in open(sys.argv[1]) if "VmRSS" in l]
+rows = rows[5:] or rows  # steady state: after the first deep cycle has started
+v = sorted(r["VmRSS:"] for r in rows); p = sorted(r.get("RssAnon:", 0) for r in rows)
+print(f"{v[len(v)//2]} / {v[-1]}|{p[len(p)//2]}")
+PY
+)
+  bundle=$(ls "$OUT/run-$a"/*.zst | head -n 1)
+  cpu=$("$BIN/fieldbench" reread "$bundle" | sed -E 's/.*agent ([0-9]+) us.*read[^0-9]*([0-9]+) us.*/\1 \/ \2/')
+  size=$("$BIN/fieldbench" write "$bundle" "$OUT/w-$a.zst" --repeat 10 | tr '\n' ' ')
+  printf '| %s | %s | %s | %s | %s |\n' "$a" "${rss%%|*}" "${rss##*|}" "$cpu" "$size"
+done
