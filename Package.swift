@@ -24,24 +24,17 @@ let package = Package(
             providers: [.apt(["libzstd-dev"])]
         ),
 
-        // No pkgConfig here on purpose: libcurl.pc puts -L/usr/lib/<triple> on the link line ahead of
-        // tools/build-agent.sh's directory, and the agent would then link the shared libzstd instead of the static one.
-        // Debian's headers are on the compiler's default include path.
-        .systemLibrary(
-            name: "CCurl",
-            path: "Sources/CCurl",
-            providers: [.apt(["libcurl4-openssl-dev"])]
-        ),
-
         // Our own C: the platform layer (the C library as the device side sees it), hardware CRC-32C where the CPU
-        // has it, one HTTP PUT through the system's libcurl.
+        // has it, one HTTP PUT of a file.
         .target(
             name: "CFieldPlatform", path: "Sources/CFieldPlatform",
             // What only the Embedded build needs from us (the normal build's Swift runtime has it): build-agent.sh.
             exclude: ["embedded"], linkerSettings: [.linkedLibrary("m")]),
         .target(name: "CFieldCRC", path: "Sources/CFieldCRC"),
-        // libcurl's headers at build time; the library itself is loaded at run time, only when uploading.
-        .target(name: "CFieldHTTP", dependencies: ["CCurl", "CFieldPlatform"], path: "Sources/CFieldHTTP", linkerSettings: [.linkedLibrary("dl")]),
+        // Uploads: our HTTP/1.1 client, TLS from mbed TLS (apt libmbedtls-dev; tools/build-agent.sh links it statically).
+        .target(
+            name: "CFieldHTTP", dependencies: ["CFieldPlatform"], path: "Sources/CFieldHTTP",
+            linkerSettings: [.linkedLibrary("mbedtls"), .linkedLibrary("mbedx509"), .linkedLibrary("mbedcrypto")]),
 
         // Device side: no Foundation, and inside the Embedded Swift subset (typed throws, no existentials of
         // non-class protocols, no metatypes, key paths or CommandLine): tools/build-agent.sh compiles these same

@@ -39,7 +39,8 @@ fi
 
 EMBEDDED=$(dirname "$(dirname "$(command -v swiftc)")")/lib/swift/embedded
 # Per target: the Embedded stdlib's triple, the clang target that finds the C library's headers, the C compiler
-# and its flags, and where libzstd comes from (Debian's multiarch archive, or built here from Debian's source).
+# and its flags, and where libzstd and mbed TLS come from (Debian's multiarch archives, or built here from Debian's
+# source packages).
 SWIFT_EXTRA=() CFLAGS_T="" LDFLAGS_T="" ZSTD_FROM=multiarch STATIC="" MUSL_INC=""
 case "$TARGET" in
   x86_64-linux-gnu)
@@ -74,7 +75,7 @@ command -v "$CC_T" >/dev/null || { echo "build-agent: no C compiler $CC_T for $T
 
 B=$ROOT/.build-agent/$TARGET
 rm -rf "$B/obj" "$B/mod"
-mkdir -p "$B/obj" "$B/mod" "$B/inc"
+mkdir -p "$B/obj" "$B/mod"
 
 # The C side: musl builds use musl's headers and startup files through the spec file Debian's musl-dev ships.
 CC_FLAGS=(-Os -g0 -ffunction-sections -fdata-sections)
@@ -85,22 +86,33 @@ if [ -n "$MUSL_INC" ]; then
 fi
 cc_t() { "$CC_T" "${CC_FLAGS[@]}" "$@"; }
 
-# libzstd: Debian's archive for glibc targets; for musl (and targets Debian 12 has no port for), compiled here from
-# Debian's source package with the target's compiler, once per target.
+# libzstd and mbed TLS: Debian's archives for the glibc targets; for musl (and targets Debian 12 has no port for),
+# compiled here from Debian's source packages with the target's compiler, once per target.
+SRC=$ROOT/.build-agent/src
+source_tree() {  # source_tree PACKAGE: the unpacked Debian source of PACKAGE (fetched once)
+  local pkg=$1
+  if ! ls -d "$SRC/$pkg"/*/ >/dev/null 2>&1; then
+    mkdir -p "$SRC/$pkg"
+    (cd "$SRC/$pkg" && apt-get source -qq "$pkg" >/dev/null 2>&1) || {
+      echo "build-agent: 'apt-get source $pkg' failed (deb-src entries and dpkg-dev: tools/setup-cross.sh)" >&2; exit 1; }
+  fi
+  ls -d "$SRC/$pkg"/*/ | head -n 1
+}
 if [ "$ZSTD_FROM" = multiarch ]; then
   ZSTD_A=$("$CC_T" -print-file-name=libzstd.a)
   [ -f "$ZSTD_A" ] || { echo "build-agent: no libzstd.a for $TARGET (libzstd-dev for its architecture)" >&2; exit 1; }
   ZSTD_INC=/usr/include
+  MBED_LIBS=()
+  for l in mbedtls mbedx509 mbedcrypto; do
+    a=$("$CC_T" -print-file-name=lib$l.a)
+    [ -f "$a" ] || { echo "build-agent: no lib$l.a for $TARGET (libmbedtls-dev for its architecture)" >&2; exit 1; }
+    MBED_LIBS+=("$a")
+  done
+  MBED_INC=/usr/include
 else
   ZSTD_DIR=$ROOT/.build-agent/zstd-$TARGET
   if [ ! -f "$ZSTD_DIR/lib/libzstd.a" ]; then
-    SRC=$ROOT/.build-agent/src
-    if ! ls -d "$SRC"/*zstd-*/lib >/dev/null 2>&1; then
-      mkdir -p "$SRC"
-      (cd "$SRC" && apt-get source -qq libzstd >/dev/null 2>&1) || {
-        echo "build-agent: 'apt-get source zstd' failed (deb-src entries and dpkg-dev: tools/setup-cross.sh)" >&2; exit 1; }
-    fi
-    ZSRC=$(ls -d "$SRC"/*zstd-*/ | head -n 1)
+    ZSRC=$(source_tree libzstd)
     rm -rf "$ZSTD_DIR" && mkdir -p "$ZSTD_DIR"
     cp -r "$ZSRC/lib" "$ZSTD_DIR/lib"
     # Compression and decompression only: no legacy formats, no dictionary builder, no threads.
@@ -112,17 +124,24 @@ else
   # The two public headers alone: lib/ also holds a module map of its own that the Swift importer would pick up.
   ZSTD_INC=$ZSTD_DIR/include
   mkdir -p "$ZSTD_INC" && cp "$ZSTD_DIR/lib/zstd.h" "$ZSTD_DIR/lib/zstd_errors.h" "$ZSTD_INC/"
-fi
 
-# libcurl's headers (arch-independent) for the upload shim, without the rest of the host's header directory.
-CURL_H=$(echo '#include <curl/curl.h>' | cc -M -xc - 2>/dev/null | tr ' ' '\n' | grep '/curl/curl.h$' | head -n 1 || true)
-if [ -n "$CURL_H" ]; then ln -sfn "$(dirname "$CURL_H")" "$B/inc/curl"; else
-  echo "build-agent: no curl/curl.h on this machine (libcurl4-openssl-dev)" >&2; exit 1; fi
+  MBED_DIR=$ROOT/.build-agent/mbedtls-$TARGET
+  if [ ! -f "$MBED_DIR/library/libmbedcrypto.a" ]; then
+    MSRC=$(source_tree mbedtls)
+    rm -rf "$MBED_DIR" && mkdir -p "$MBED_DIR"
+    cp -r "$MSRC/include" "$MSRC/library" "$MSRC/3rdparty" "$MBED_DIR/"
+    # Debian's configuration (its patches are applied), the static libraries only.
+    make -s -C "$MBED_DIR/library" libmbedcrypto.a libmbedx509.a libmbedtls.a CC="$CC_T" AR="$GNU_TRIPLET-ar" \
+      CFLAGS="${CC_FLAGS[*]} -I../include" -j"$(nproc)" >/dev/null
+  fi
+  MBED_LIBS=("$MBED_DIR/library/libmbedtls.a" "$MBED_DIR/library/libmbedx509.a" "$MBED_DIR/library/libmbedcrypto.a")
+  MBED_INC=$MBED_DIR/include
+fi
 
 cc_t -I Sources/CFieldPlatform/include -c Sources/CFieldPlatform/platform.c -o "$B/obj/platform.o"
 cc_t -I Sources/CFieldPlatform/include -c Sources/CFieldPlatform/embedded/runtime.c -o "$B/obj/runtime.o"
 cc_t -I Sources/CFieldCRC/include -c Sources/CFieldCRC/crc32c.c -o "$B/obj/crc32c.o"
-cc_t -I Sources/CFieldHTTP/include -I Sources/CFieldPlatform/include -I "$B/inc" -c Sources/CFieldHTTP/http.c -o "$B/obj/http.o"
+cc_t -I Sources/CFieldHTTP/include -I Sources/CFieldPlatform/include -I "$MBED_INC" -c Sources/CFieldHTTP/http.c -o "$B/obj/http.o"
 cc_t -c Sources/fieldagent/main.c -o "$B/obj/main.o"
 
 # The Swift side: Embedded mode, whole module, size-optimised, one object per module, in dependency order.
@@ -158,7 +177,7 @@ if [ "$SWIFT_TRIPLE" = armv7-none-none-eabi ]; then
   TABLES=$B/obj/libswiftUnicodeDataTables.a
 fi
 
-LINK=(-o "$B/fieldagent" "$B"/obj/*.o "$ZSTD_A" "$TABLES" -Wl,--gc-sections -lm -lpthread -ldl)
+LINK=(-o "$B/fieldagent" "$B"/obj/*.o "$ZSTD_A" "${MBED_LIBS[@]}" "$TABLES" -Wl,--gc-sections -lm -lpthread)
 if [ -n "$STATIC" ]; then LINK+=(-static); fi
 if [ -n "${USE_LLD:-}" ]; then
   # The toolchain's lld, found by gcc under the name it looks for.

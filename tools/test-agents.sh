@@ -2,19 +2,20 @@
 # Builds the deployable (Embedded Swift) agent for each target and runs the agent's end-to-end tests against it:
 # natively for x86_64, under qemu-user for ARM, on this machine's real /proc with the real leak workloads.
 #
-#   tools/test-agents.sh [TRIPLET...]     # default: x86_64-linux-gnu armv7-linux-gnueabihf armv7-linux-musleabihf aarch64-linux-gnu
+#   tools/test-agents.sh [TRIPLET...]     # default: x86_64-linux-gnu x86_64-linux-musl armv7-linux-gnueabihf
+#                                         #          armv7-linux-musleabihf aarch64-linux-gnu
 #
 # Needs the normal build's tests compiled (tools/test.sh runs `swift test` first): the same test binary checks every
 # agent (FIELD_AGENT, FIELD_AGENT_EMULATOR; Tests/EndToEndTests/Harness.swift).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(x86_64-linux-gnu armv7-linux-gnueabihf armv7-linux-musleabihf aarch64-linux-gnu)
+[ ${#targets[@]} -gt 0 ] || targets=(x86_64-linux-gnu x86_64-linux-musl armv7-linux-gnueabihf armv7-linux-musleabihf aarch64-linux-gnu)
 
-# Native: every end-to-end suite. Emulated: the agent's own behaviour and the verdicts on its bundles. Uploads need
-# the target's libcurl, which qemu-user cannot load here, so they are left to the native run.
+# Native: every end-to-end suite. Emulated: the agent's own behaviour, uploads (HTTP and TLS), and the verdicts on
+# its bundles.
 native_suites="EndToEndTests"
-emulated_suites="AgentAndDecodeTests|AgentBehaviourTests|AccuracyMatrixTests|AgentBuildTests|SylixOSSimulatorTests"
+emulated_suites="AgentAndDecodeTests|AgentBehaviourTests|AccuracyMatrixTests|AgentBuildTests|SylixOSSimulatorTests|UploadTests"
 
 failed=()
 for t in "${targets[@]}"; do
@@ -33,7 +34,7 @@ for t in "${targets[@]}"; do
   suites=$native_suites
   [ -z "$emulator" ] || suites=$emulated_suites
   echo "test-agents: $t: $suites${emulator:+ under $emulator}"
-  if FIELD_AGENT=$PWD/$out/fieldagent FIELD_AGENT_EMULATOR=$emulator swift test --skip-build --filter "$suites" \
+  if FIELD_AGENT=$PWD/$out/fieldagent FIELD_AGENT_EMULATOR=$emulator FIELD_AGENT_TARGET=$t swift test --skip-build --filter "$suites" \
       > ".build-agent/test-$t.log" 2>&1; then
     echo "test-agents: $t passed in $(( $(date +%s) - start )) s ($(grep -E 'Test run with' ".build-agent/test-$t.log" | tail -n 1))"
   else

@@ -39,6 +39,53 @@ field_thread *field_thread_start(void *(*body)(void *), void *context) {
     return thread;
 }
 
+struct field_monitor {
+    pthread_mutex_t mutex;
+    pthread_cond_t cond;
+    int realtime;  // the condition is timed on CLOCK_REALTIME: convert each deadline
+};
+
+field_monitor *field_monitor_new(void) {
+    field_monitor *m = calloc(1, sizeof *m);
+    if (m == NULL) return NULL;
+    pthread_mutex_init(&m->mutex, NULL);
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    m->realtime = pthread_condattr_setclock(&attr, CLOCK_MONOTONIC) != 0;
+    pthread_cond_init(&m->cond, &attr);
+    pthread_condattr_destroy(&attr);
+    return m;
+}
+
+void field_monitor_free(field_monitor *m) {
+    if (m == NULL) return;
+    pthread_cond_destroy(&m->cond);
+    pthread_mutex_destroy(&m->mutex);
+    free(m);
+}
+
+void field_monitor_lock(field_monitor *m) { pthread_mutex_lock(&m->mutex); }
+void field_monitor_unlock(field_monitor *m) { pthread_mutex_unlock(&m->mutex); }
+void field_monitor_signal(field_monitor *m) { pthread_cond_signal(&m->cond); }
+
+void field_monitor_wait_until(field_monitor *m, uint64_t until_ns) {
+    struct timespec at;
+    if (m->realtime) {
+        struct timespec now;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        uint64_t now_ns = (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
+        uint64_t left = until_ns > now_ns ? until_ns - now_ns : 0;
+        clock_gettime(CLOCK_REALTIME, &at);
+        uint64_t wall = (uint64_t)at.tv_sec * 1000000000u + (uint64_t)at.tv_nsec + left;
+        at.tv_sec = (time_t)(wall / 1000000000u);
+        at.tv_nsec = (long)(wall % 1000000000u);
+    } else {
+        at.tv_sec = (time_t)(until_ns / 1000000000u);
+        at.tv_nsec = (long)(until_ns % 1000000000u);
+    }
+    pthread_cond_timedwait(&m->cond, &m->mutex, &at);
+}
+
 void field_thread_join(field_thread *thread) {
     if (thread == NULL) return;
     pthread_join(thread->id, NULL);

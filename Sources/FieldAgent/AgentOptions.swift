@@ -75,7 +75,6 @@ public struct AgentOptions: Sendable {
                                         those, only when a cheap signal changed (default: 10)
           --upload URL                  send closed bundles to a collector (fieldctl serve) at URL, http:// or
                                         https://, oldest first; a bundle leaves the spool once acknowledged
-                                        (libcurl.so.4 is loaded for this; without --upload it is not needed)
           --token-file FILE             file holding this device's token for the collector (required with --upload)
           --ca-file FILE                trust the CA certificates in this PEM file for https:// instead of the
                                         system's (certificates are always verified)

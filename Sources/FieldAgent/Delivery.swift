@@ -10,9 +10,8 @@ import FieldSystem
 /// bundles the collector rejected (for the loss record). The delivery thread tells which bundle it is sending,
 /// so the spool quota never drops that one.
 final class DeliveryLink: @unchecked Sendable {
-    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
-    private let cond = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
-    /// Read by libcurl's progress callback during a transfer: a stop can cut a transfer short.
+    private let monitor: OpaquePointer
+    /// Read by the HTTP client while it waits during a transfer: a stop can cut a transfer short.
     let deadline = UnsafeMutablePointer<UInt64>.allocate(capacity: 1)
     private var woken = false
     private var stopping = false
@@ -20,26 +19,19 @@ final class DeliveryLink: @unchecked Sendable {
     private var rejected: [(name: String, bytes: UInt64)] = []
 
     init() {
-        pthread_mutex_init(mutex, nil)
-        var attr = pthread_condattr_t()
-        pthread_condattr_init(&attr)
-        pthread_condattr_setclock(&attr, CLOCK_MONOTONIC)
-        pthread_cond_init(cond, &attr)
-        pthread_condattr_destroy(&attr)
+        // Out of memory at start, like any other allocation failure of the Swift runtime.
+        monitor = field_monitor_new()!
         deadline.pointee = 0
     }
 
     deinit {
-        pthread_cond_destroy(cond)
-        pthread_mutex_destroy(mutex)
-        mutex.deallocate()
-        cond.deallocate()
+        field_monitor_free(monitor)
         deadline.deallocate()
     }
 
     private func locked<T>(_ body: () -> T) -> T {
-        pthread_mutex_lock(mutex)
-        defer { pthread_mutex_unlock(mutex) }
+        field_monitor_lock(monitor)
+        defer { field_monitor_unlock(monitor) }
         return body()
     }
 
@@ -47,7 +39,7 @@ final class DeliveryLink: @unchecked Sendable {
     func wake() {
         locked {
             woken = true
-            pthread_cond_signal(cond)
+            field_monitor_signal(monitor)
         }
     }
 
@@ -56,7 +48,7 @@ final class DeliveryLink: @unchecked Sendable {
         locked {
             stopping = true
             field_http_set_deadline(deadline, deadlineNanos)
-            pthread_cond_signal(cond)
+            field_monitor_signal(monitor)
         }
     }
 
@@ -66,9 +58,8 @@ final class DeliveryLink: @unchecked Sendable {
     /// Waits until woken, stopped, or the monotonic time `until`.
     func wait(until: UInt64) {
         locked {
-            var ts = Clock.timespecOf(nanos: until)
             while !woken && !stopping && Clock.monotonicNanos() < until {
-                _ = pthread_cond_timedwait(cond, mutex, &ts)
+                field_monitor_wait_until(monitor, until)
             }
             woken = false
         }
@@ -109,7 +100,7 @@ enum DeliveryOutcome: Equatable {
     case gone
 }
 
-/// `PUT {base}/v1/devices/{device}/bundles/{name}` through libcurl.
+/// `PUT {base}/v1/devices/{device}/bundles/{name}` through CFieldHTTP.
 final class HTTPDestination: Destination {
     let base: String
     let deviceID: String
@@ -176,7 +167,7 @@ final class HTTPDestination: Destination {
                             var request = field_http_put(
                                 url: u, authorization: auth, digest: dg, ca_file: ca, user_agent: ua, fd: fd,
                                 size: Int64(size),
-                                connect_timeout_s: connectTimeout, stall_timeout_s: stallTimeout, max_time_s: 0,
+                                connect_timeout_s: connectTimeout, stall_timeout_s: stallTimeout,
                                 deadline_mono_ns: UnsafePointer(link.deadline))
                             field_http_put_file(handle, &request, &result)
                         }
@@ -188,13 +179,12 @@ final class HTTPDestination: Destination {
         let body = withUnsafeBytes(of: result.body) { raw in
             String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
         }.filter { $0 != "\n" && $0 != "\r" }
-        guard result.curl_code == 0 else {
+        guard result.failure == Int32(FIELD_HTTP_OK) else {
             let why = withUnsafeBytes(of: result.error) {
                 String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self)
             }
-            // 6: name not resolved, 7: nothing listening; anything else failed mid-way.
             return .retry(
-                result.curl_code == 6 || result.curl_code == 7
+                result.failure == Int32(FIELD_HTTP_UNRESOLVED) || result.failure == Int32(FIELD_HTTP_UNREACHABLE)
                     ? "\(base) unreachable: \(why)" : "upload to \(base) failed: \(why)")
         }
         switch result.status {

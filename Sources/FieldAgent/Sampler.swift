@@ -83,12 +83,6 @@ struct Sampler {
         }
         AgentCommand.installSignalHandlers()
         if options.upload != nil || options.copyTo != nil {
-            if options.upload != nil {
-                var why = [CChar](repeating: 0, count: 512)
-                guard field_http_global_init(&why, why.count) == 0 else {
-                    throw AgentError("--upload: \(String(decoding: why.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self))")
-                }
-            }
             let d = Delivery(options: options, spool: spool, link: link)
             try d.start()
             delivery = d

@@ -66,7 +66,8 @@ enum Syscalls {
     }
 
     /// Gives `from` the name `to` only if `to` does not exist: a link then an unlink, so an existing bundle is never
-    /// replaced. Filesystems without hard links (FAT on a USB stick) get a check-then-rename instead.
+    /// replaced. Filesystems without hard links (FAT on a USB stick) and systems without them (SylixOS answers
+    /// ENOSYS) get a check-then-rename instead.
     static func renameNoReplace(_ from: String, _ to: String) throws(BundleError) {
         if CFieldPlatform.link(from, to) == 0 {
             _ = CFieldPlatform.unlink(from)
@@ -74,7 +75,7 @@ enum Syscalls {
         }
         let e = field_errno()
         if e == EEXIST { throw BundleError(.io, "\(to) already exists; \(from) was left as it is", errno: e) }
-        guard e == EPERM || e == ENOTSUP || e == EOPNOTSUPP || e == EXDEV || e == EMLINK else { throw ioError("linking \(from) to", to, e) }
+        guard e == EPERM || e == ENOTSUP || e == EOPNOTSUPP || e == EXDEV || e == EMLINK || e == ENOSYS else { throw ioError("linking \(from) to", to, e) }
         if access(to, F_OK) == 0 { throw BundleError(.io, "\(to) already exists; \(from) was left as it is", errno: EEXIST) }
         try rename(from, to)
     }

@@ -109,7 +109,7 @@ public enum Clock {
         return UInt64(ts.tv_sec) &* 1_000_000_000 &+ UInt64(ts.tv_nsec)
     }
 
-    /// A duration or a monotonic instant as a timespec (nanosleep, pthread_cond_timedwait). Set field by field: on
+    /// A duration as a timespec (nanosleep). Set field by field: on
     /// 32-bit targets time_t is 64-bit while tv_nsec stays a long, and musl pads the struct with unnamed
     /// bit-fields, so the memberwise initialiser is neither portable nor the right types.
     public static func timespecOf(nanos: UInt64) -> timespec {

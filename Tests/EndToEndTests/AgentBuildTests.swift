@@ -72,4 +72,26 @@ import Testing
             #expect(reader.isComplete, "\(f): \(reader.damage?.reason ?? "")")
         }
     }
+
+    /// What the build links is what the README says: a glibc build needs the C library (and libm) only, a musl
+    /// build is static and names no interpreter.
+    @Test(.enabled(if: underTest, "set FIELD_AGENT to the build under test (tools/test-agents.sh)"))
+    func linksOnlyTheCLibrary() throws {
+        let agent = Harness.agentCommand.last!
+        let dynamic = try Harness.run("/usr/bin/env", ["readelf", "-d", agent])
+        let program = try Harness.run("/usr/bin/env", ["readelf", "-l", agent])
+        #expect(dynamic.status == 0 && program.status == 0, "\(dynamic.stderr) \(program.stderr)")
+        let needed = dynamic.text.split(separator: "\n").filter { $0.contains("(NEEDED)") }.compactMap { line in
+            line.split(separator: "[").last?.split(separator: "]").first.map(String.init)
+        }
+        let target = ProcessInfo.processInfo.environment["FIELD_AGENT_TARGET"] ?? ""
+        if target.contains("musl") {
+            #expect(needed.isEmpty, "a musl build must be static: \(needed)")
+            #expect(!program.text.contains("interpreter"), "a static build names no interpreter")
+        } else {
+            #expect(!needed.isEmpty && needed.allSatisfy { $0.hasPrefix("libc.so") || $0.hasPrefix("libm.so") }, "\(needed)")
+        }
+        let size = try #require(try FileManager.default.attributesOfItem(atPath: agent)[.size] as? Int)
+        #expect(size <= 2 << 20, "\(agent): \(size) bytes, over the 2 MiB budget")
+    }
 }

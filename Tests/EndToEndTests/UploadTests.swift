@@ -274,28 +274,3 @@ import Testing
         #expect(puts.split(separator: "\n").count == 2 && puts.hasPrefix("/v1/devices/tls/bundles/tls-"), "\(puts)")
     }
 }
-
-/// A device without libcurl: the agent runs (spooling, copying), and only `--upload` stops, saying why.
-@Suite struct NoLibcurlTests {
-    @Test(.enabled(if: getuid() == 0 && FileManager.default.isExecutableFile(atPath: "/usr/bin/unshare"), "needs root and unshare"))
-    func withoutLibcurlOnlyUploadingStops() throws {
-        let dir = try Harness.tempDir()
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        try "0123456789abcdef0123\n".write(toFile: dir + "/token", atomically: true, encoding: .utf8)
-        try FileManager.default.createDirectory(atPath: dir + "/stick", withIntermediateDirectories: true)
-        let agent = Harness.agentShellCommand
-        // In a mount namespace of its own, every libcurl the dynamic loader knows reads as an empty file.
-        let script = """
-            for f in $(ldconfig -p | awk '/libcurl/ {print $NF}'); do mount --bind /dev/null "$(readlink -f "$f")" || exit 90; done
-            \(agent) --duration 0.3 --interval 0.1 --pid 1 --spool "\(dir)/a" --upload http://127.0.0.1:9 --token-file "\(dir)/token"
-            echo "upload=$?"
-            \(agent) --duration 0.3 --interval 0.1 --pid 1 --spool "\(dir)/b" --copy-to "\(dir)/stick"
-            echo "copy=$?"
-            """
-        let r = try Harness.run("/usr/bin/unshare", ["-m", "sh", "-c", script])
-        #expect(r.text.contains("upload=1"), "\(r.text) \(r.stderr)")
-        #expect(r.stderr.contains("cannot load libcurl, which uploading needs"), "\(r.stderr)")
-        #expect(r.text.contains("copy=0"), "\(r.text) \(r.stderr)")
-        #expect(try FileManager.default.contentsOfDirectory(atPath: dir + "/stick/" + "").count == 1)
-    }
-}

@@ -4,7 +4,7 @@
 #
 # 1. A tokens file for bench00..bench49 (random tokens, mode 600) and a collector on 127.0.0.1 (port picked by it).
 # 2. fieldbench upload writes PER_DEVICE small proc-like bundles per device, then sends them from one thread per
-#    device (one libcurl handle each, the agent's C shim), re-sending about 5 % of them, which must be answered 200:
+#    device (one HTTP client each, the agent's CFieldHTTP), re-sending about 5 % of them, which must be answered 200:
 #    bundles/s, MB/s, latency percentiles, statuses, retries.
 # 3. SIGTERM stops the collector (it must exit 0); fieldbench upload-verify then compares the store with what was
 #    sent (SHA-256, exactly once, no .part left, one index line each), and fieldctl devices reads the store back.
@@ -12,7 +12,7 @@
 # Knobs (environment): DEVICES (50), PER_DEVICE (1000 bundles each: 50,000 bundles, about 40 s of uploads on 2 idle
 # cores), SAMPLES (6 samples per bundle), SAMPLE_BYTES (12000 bytes of proc text per sample), BENCH_OUT (out/upload-bench).
 # Other work on the machine (a build) halves the numbers: the collector needs about 1.2 ms of CPU per upload.
-# Needs: Swift, libcurl, curl, python3.
+# Needs: Swift, mbed TLS, curl, python3.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 bash tools/setup.sh

@@ -1,4 +1,5 @@
-// One HTTP PUT of a file through libcurl, with plain C types so that Swift needs none of curl's variadic API.
+// One HTTP PUT of a file (http:// or https://), with plain C types so that Swift needs none of the socket or TLS
+// API. The implementation is ours (http.c) over POSIX sockets, with TLS from mbed TLS.
 #ifndef CFIELDHTTP_H
 #define CFIELDHTTP_H
 
@@ -20,27 +21,33 @@ typedef struct {
     int64_t size;               ///< bytes to send
     long connect_timeout_s;     ///< give up connecting after this long
     long stall_timeout_s;       ///< give up when no byte moved either way for this long (0: never)
-    long max_time_s;            ///< give up on the whole request after this long (0: no limit)
     const volatile uint64_t *deadline_mono_ns;  ///< abort once CLOCK_MONOTONIC passes *this (0: none); may change during the request, may be NULL
 } field_http_put;
 
+/// Why a request produced no answer (field_http_result.failure).
+enum {
+    FIELD_HTTP_OK = 0,           ///< an answer arrived (whatever its status)
+    FIELD_HTTP_UNRESOLVED = 1,   ///< the host name does not resolve
+    FIELD_HTTP_UNREACHABLE = 2,  ///< nothing answered the connection
+    FIELD_HTTP_FAILED = 3,       ///< the exchange failed part-way (TLS, a reset, a malformed answer)
+    FIELD_HTTP_DEADLINE = 4,     ///< the caller's deadline passed
+    FIELD_HTTP_STALLED = 5,      ///< no byte moved for the stall timeout
+};
+
 /// What came back.
 typedef struct {
-    long status;         ///< HTTP status, 0 when no response arrived
-    int curl_code;       ///< 0 when the exchange completed (whatever the status)
-    char error[256];     ///< curl's explanation when curl_code != 0
+    long status;         ///< HTTP status, 0 when no answer arrived
+    int failure;         ///< FIELD_HTTP_OK when an answer arrived, else why not
+    char error[256];     ///< the explanation when failure != FIELD_HTTP_OK
     char body[512];      ///< the start of the response body, NUL-terminated
 } field_http_result;
 
-/// Loads libcurl (dlopen) and initialises it, once per process, before any thread uses it. Returns 0 on success;
-/// otherwise writes why into `error`.
-int field_http_global_init(char *error, size_t error_size);
-
-/// A reusable connection handle (keeps connections open between requests), or NULL.
+/// A client: keeps the random generator and the parsed trusted certificates between requests; NULL when out of
+/// memory.
 void *field_http_new(void);
 void field_http_free(void *handle);
 
-/// Sends one PUT; fills `result`.
+/// Sends one PUT; fills `result`. Bounded in time by the request's timeouts and deadline (name resolution aside).
 void field_http_put_file(void *handle, const field_http_put *request, field_http_result *result);
 
 /// Sets a deadline that a running request reads (field_http_put.deadline_mono_ns) as one atomic 64-bit store: a
@@ -54,7 +61,7 @@ static inline uint64_t field_http_deadline(const volatile uint64_t *deadline) {
     return __atomic_load_n(deadline, __ATOMIC_ACQUIRE);
 }
 
-/// The libcurl version string, for logs.
+/// What carries the requests, for logs.
 const char *field_http_version(void);
 
 #ifdef __cplusplus

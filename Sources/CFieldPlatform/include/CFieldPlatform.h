@@ -90,6 +90,22 @@ void field_thread_join(field_thread *thread);
 static inline int field_stat_is_directory(const struct stat *st) { return S_ISDIR(st->st_mode); }
 static inline int field_stat_is_regular(const struct stat *st) { return S_ISREG(st->st_mode); }
 
+/// A mutex with a condition whose timed waits run on CLOCK_MONOTONIC, so that setting the wall clock (NTP, an RTC
+/// read at boot) neither shortens nor stretches them. Where the C library cannot time a condition on that clock
+/// (SylixOS accepts CLOCK_REALTIME only), waits are converted to the realtime clock at each call.
+typedef struct field_monitor field_monitor;
+
+/// A new monitor, or NULL when out of memory.
+field_monitor *field_monitor_new(void);
+void field_monitor_free(field_monitor *monitor);
+void field_monitor_lock(field_monitor *monitor);
+void field_monitor_unlock(field_monitor *monitor);
+/// Wakes one waiter (call with the lock held).
+void field_monitor_signal(field_monitor *monitor);
+/// With the lock held: waits until signalled or until CLOCK_MONOTONIC reaches `until_ns`. May return early
+/// (spurious wake-up): callers loop on their condition.
+void field_monitor_wait_until(field_monitor *monitor, uint64_t until_ns);
+
 /// Bytes of the C library's page.
 static inline long field_page_size(void) { return sysconf(_SC_PAGESIZE); }
 

@@ -1,11 +1,11 @@
 // Collector load benchmark (tools/bench/upload.sh drives it): many simulated devices upload at once through the
-// agent's libcurl shim; nothing may be lost or stored twice.
+// agent's HTTP client (CFieldHTTP); nothing may be lost or stored twice.
 //
 //   fieldbench upload URL TOKENS_FILE --devices D --bundles-per-device N [--samples-per-bundle K]
 //                     [--bytes-per-sample B] [--duplicate-percent P] [--work DIR] [--store DIR]
 //       Writes N distinct closed bundles per device benchNN (BundleWriter, proc-like samples) into DIR (a temporary
 //       directory, removed afterwards, when --work is not given), then runs D threads, one per device, each with
-//       its own curl handle, sending its device's bundles one after the other; a bundle is retried on a transport
+//       its own HTTP client, sending its device's bundles one after the other; a bundle is retried on a transport
 //       error or a non-2xx answer. About P % (default 5) of the bundles are sent a second time and must be answered
 //       200. Prints throughput and latency; exits 1 when a bundle never got a 2xx, a re-send was not answered 200,
 //       or a bundle was answered 201 twice. With --store, also runs the check of upload-verify on that store.
@@ -508,7 +508,7 @@ private final class UploadWorker: @unchecked Sendable {
 
     func run() {
         guard let handle = field_http_new() else {
-            failures.append("\(device): curl_easy_init failed")
+            failures.append("\(device): cannot create an HTTP client")
             return
         }
         defer { field_http_free(handle) }
@@ -542,7 +542,7 @@ private final class UploadWorker: @unchecked Sendable {
                         "fieldbench-upload".withCString { ua in
                             var request = field_http_put(
                                 url: u, authorization: auth, digest: dg, ca_file: nil, user_agent: ua, fd: fd, size: Int64(b.bytes),
-                                connect_timeout_s: 10, stall_timeout_s: 30, max_time_s: 120, deadline_mono_ns: nil)
+                                connect_timeout_s: 10, stall_timeout_s: 30, deadline_mono_ns: nil)
                             field_http_put_file(handle, &request, &result)
                         }
                     }
@@ -550,7 +550,7 @@ private final class UploadWorker: @unchecked Sendable {
             }
             let elapsed = Clock.monotonicNanos() - started
             close(fd)
-            let status = result.curl_code == 0 ? Int(result.status) : 0
+            let status = result.failure == Int32(FIELD_HTTP_OK) ? Int(result.status) : 0
             if duplicate {
                 duplicateLatency.append(elapsed)
                 duplicateStatus[status, default: 0] += 1
@@ -568,8 +568,8 @@ private final class UploadWorker: @unchecked Sendable {
                 return true
             }
             let why: String
-            if result.curl_code != 0 {
-                why = "transport error \(result.curl_code): " + withUnsafeBytes(of: result.error) { String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self) }
+            if result.failure != Int32(FIELD_HTTP_OK) {
+                why = "transport error \(result.failure): " + withUnsafeBytes(of: result.error) { String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self) }
             } else {
                 why = "HTTP \(status) " + withUnsafeBytes(of: result.body) { String(decoding: $0.prefix(while: { $0 != 0 && $0 != 0x0A }), as: UTF8.self) }
             }
@@ -654,15 +654,11 @@ private func uploadBenchCommand(_ args: [String]) {
         + "bundle size median \(percentile(sizes, 0.5)) B, min \(sizes.first ?? 0) B, max \(sizes.last ?? 0) B; "
         + "\(fixed(Double(Clock.monotonicNanos() - p0) / 1e9, 1)) s on \(preparers) threads")
 
-    // 2. One thread per device, each with its own curl handle.
-    var why = [CChar](repeating: 0, count: 512)
-    guard field_http_global_init(&why, why.count) == 0 else {
-        fail("libcurl: \(String(decoding: why.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self))")
-    }
+    // 2. One thread per device, each with its own HTTP client.
     let workers = (0..<devices).map { d in
         UploadWorker(device: deviceName(d), token: tokens[deviceName(d)]!, base: base, bundles: prepared[d].bundles, duplicateEvery: duplicateEvery)
     }
-    say("upload: \(devices) threads (one per device, one curl handle each; \(String(cString: field_http_version()))) to \(base); "
+    say("upload: \(devices) threads (one per device, one HTTP client each; \(String(cString: field_http_version()))) to \(base); "
         + "every \(duplicateEvery == 0 ? "-" : String(duplicateEvery))th bundle also re-sends an earlier one")
     let cpu0 = cpuMicros()
     let t0 = Clock.monotonicNanos()
