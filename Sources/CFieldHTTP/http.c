@@ -32,7 +32,7 @@ static const char *const ca_bundles[] = {
 };
 
 /// What stays between requests: the random generator and the trusted certificates (parsing a system bundle of
-/// 140 certificates costs tens of milliseconds: done once, and again only when the CA file changes).
+/// 140 certificates costs tens of milliseconds: done once, and again only when another CA file is named).
 typedef struct {
     int rng_ready;
     mbedtls_entropy_context entropy;

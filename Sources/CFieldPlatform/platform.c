@@ -86,6 +86,17 @@ void field_monitor_wait_until(field_monitor *m, uint64_t until_ns) {
     pthread_cond_timedwait(&m->cond, &m->mutex, &at);
 }
 
+#if defined(__GLIBC__) && !defined(__UCLIBC__)
+#include <malloc.h>
+void field_tune_allocator(void) {
+    mallopt(M_ARENA_MAX, 1);  // the delivery thread shares the main arena: it allocates little, and rarely
+    mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+    mallopt(M_TRIM_THRESHOLD, 128 * 1024);
+}
+#else
+void field_tune_allocator(void) {}
+#endif
+
 void field_thread_join(field_thread *thread) {
     if (thread == NULL) return;
     pthread_join(thread->id, NULL);

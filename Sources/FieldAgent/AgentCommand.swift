@@ -25,6 +25,7 @@ public enum AgentCommand {
     /// Runs the agent and returns the process exit code: 0 after a clean stop, 1 when it cannot run at all,
     /// 64 for a wrong command line.
     public static func main(_ argv: [String]) -> Int32 {
+        field_tune_allocator()
         let options: AgentOptions
         do {
             options = try AgentOptions.parse(Array(argv.dropFirst()))
@@ -49,6 +50,7 @@ public enum AgentCommand {
     static func installSignalHandlers() {
         field_set_signal_handler(SIGTERM) { _ in stopRequested = 1 }
         field_set_signal_handler(SIGINT) { _ in stopRequested = 1 }
+        field_ignore_broken_pipes()
         // A supervisor (or a test runner) may start us with these blocked; the mask is inherited across exec.
         var unblock = sigset_t()
         sigemptyset(&unblock)

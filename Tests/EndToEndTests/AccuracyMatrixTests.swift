@@ -11,10 +11,11 @@ import Testing
         ("ok-joined", nil), ("ok-detached", nil), ("ok-pool", nil), ("ok-steady", nil),
     ]
 
-    @Test func everyLeakIsNamedAndNoHealthyWorkloadIsFlagged() throws {
+    /// Starts every workload of the matrix (40 steps, 150 ms apart, then held 3 s), by name.
+    static func startWorkloads() throws -> [String: Process] {
         let bin = WorkloadCaptureTests.workloads
         var procs: [String: Process] = [:]
-        for (w, _) in Self.expected {
+        for (w, _) in expected {
             let p = Process()
             p.executableURL = URL(fileURLWithPath: bin + "/" + w)
             p.arguments = ["--count", "40", "--interval-ms", "150", "--hold-seconds", "3"]
@@ -23,6 +24,11 @@ import Testing
             try p.run()
             procs[w] = p
         }
+        return procs
+    }
+
+    @Test func everyLeakIsNamedAndNoHealthyWorkloadIsFlagged() throws {
+        let procs = try Self.startWorkloads()
         defer { for p in procs.values where p.isRunning { p.terminate() } }
         let dir = try Harness.tempDir()
         defer { try? FileManager.default.removeItem(atPath: dir) }

@@ -27,17 +27,7 @@ import Testing
 
     @Test(.enabled(if: underTest, "set FIELD_AGENT to the build under test (tools/test-agents.sh)"))
     func sameVerdictsAsTheNormalBuildOnTheSameWorkloads() throws {
-        let bin = WorkloadCaptureTests.workloads
-        var procs: [String: Process] = [:]
-        for (w, _) in AccuracyMatrixTests.expected {
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: bin + "/" + w)
-            p.arguments = ["--count", "40", "--interval-ms", "150", "--hold-seconds", "3"]
-            p.standardOutput = FileHandle.nullDevice
-            p.standardError = FileHandle.nullDevice
-            try p.run()
-            procs[w] = p
-        }
+        let procs = try AccuracyMatrixTests.startWorkloads()
         defer { for p in procs.values where p.isRunning { p.terminate() } }
         let dir = try Harness.tempDir()
         defer { try? FileManager.default.removeItem(atPath: dir) }

@@ -35,7 +35,7 @@ import Testing
     @Test(arguments: [
         (["--interval", "0.05"], "at least 0.1"), (["--interval"], "needs a value"), (["--bogus", "1"], "unknown option"),
         (["--pid", "x"], "process id"), (["--match", "("], "regular expression"), (["--bundle-bytes", "0"], "positive size"),
-        (["--device-id", "a/b"], "device id"), (["--backend", "qnx"], "auto, linux or sylixos"), (["extra"], "unexpected"),
+        (["--device-id", "a/b"], "device id"), (["--backend", "qnx"], "auto or one of sylixos, linux"), (["extra"], "unexpected"),
         (["--config", "/nonexistent.conf"], "cannot read config file"),
     ])
     func mistakesAreExplained(args: [String], message: String) {

@@ -47,20 +47,13 @@
 
 /// The calling thread's errno (a macro over a thread-local in every C library).
 static inline int field_errno(void) { return errno; }
-static inline void field_set_errno(int value) { errno = value; }
 
 /// open(2) with its optional third argument always given (open is variadic).
 static inline int field_open(const char *path, int flags, unsigned int mode) { return open(path, flags, (mode_t)mode); }
 
-/// fcntl(2) with an integer argument (fcntl is variadic).
-static inline int field_fcntl_int(int fd, int cmd, int arg) { return fcntl(fd, cmd, arg); }
-
 /// A directory entry's name. d_name's declared size differs between C libraries and the entry may be shorter than
 /// the declared array (the kernel packs entries), so Swift must never copy the array: it reads this C string.
 static inline const char *field_dirent_name(const struct dirent *entry) { return entry->d_name; }
-
-/// A directory entry's type (DT_DIR, DT_REG, ... or DT_UNKNOWN where the filesystem does not say).
-static inline unsigned char field_dirent_type(const struct dirent *entry) { return entry->d_type; }
 
 /// Installs `handler` for `signal` without SA_RESTART, so that a pending sleep or read returns at once. The
 /// handler's field is a union member named differently in glibc and musl; C's sa_handler macro hides that.
@@ -72,6 +65,10 @@ static inline int field_set_signal_handler(int signal, void (*handler)(int)) {
     action.sa_flags = 0;
     return sigaction(signal, &action, NULL);
 }
+
+/// Ignores SIGPIPE: a collector that closes mid-upload must cost that upload, not the agent (MSG_NOSIGNAL covers
+/// the sockets where the C library has it; this covers the others). SIG_IGN is a cast macro Swift cannot import.
+static inline void field_ignore_broken_pipes(void) { signal(SIGPIPE, SIG_IGN); }
 
 /// getrusage(RUSAGE_SELF): glibc types the first argument as an enum, musl as an int.
 static inline int field_getrusage_self(struct rusage *usage) { return getrusage(RUSAGE_SELF, usage); }
@@ -106,10 +103,13 @@ void field_monitor_signal(field_monitor *monitor);
 /// (spurious wake-up): callers loop on their condition.
 void field_monitor_wait_until(field_monitor *monitor, uint64_t until_ns);
 
+/// Asks the C library's allocator to hand freed memory back to the system rather than keep it for later: the
+/// agent's large buffers (a sample, its encoding) are freed every interval, and an allocator that keeps them
+/// shows as resident memory the agent does not use. glibc: one arena, and blocks from 128 KiB up mapped and
+/// unmapped on their own; other C libraries (musl's allocator returns memory by itself) need nothing.
+void field_tune_allocator(void);
+
 /// Bytes of the C library's page.
 static inline long field_page_size(void) { return sysconf(_SC_PAGESIZE); }
-
-/// Clock ticks per second of /proc's tick counters.
-static inline long field_clock_ticks(void) { return sysconf(_SC_CLK_TCK); }
 
 #endif
