@@ -177,7 +177,9 @@ if [ "$SWIFT_TRIPLE" = armv7-none-none-eabi ]; then
   TABLES=$B/obj/libswiftUnicodeDataTables.a
 fi
 
-LINK=(-o "$B/fieldagent" "$B"/obj/*.o "$ZSTD_A" "${MBED_LIBS[@]}" "$TABLES" -Wl,--gc-sections -lm -lpthread)
+# -static-libgcc: ARM's unwinding personality routines (referenced by C objects built with unwind tables) come from
+# libgcc's archive instead of libgcc_s.so, which a device need not have.
+LINK=(-o "$B/fieldagent" "$B"/obj/*.o "$ZSTD_A" "${MBED_LIBS[@]}" "$TABLES" -Wl,--gc-sections -static-libgcc -lm -lpthread)
 if [ -n "$STATIC" ]; then LINK+=(-static); fi
 if [ -n "${USE_LLD:-}" ]; then
   # The toolchain's lld, found by gcc under the name it looks for.

@@ -32,7 +32,7 @@ fi
 
 pkgs="gcc-arm-linux-gnueabihf gcc-aarch64-linux-gnu gcc-riscv64-linux-gnu libc6-dev-armhf-cross libc6-dev-arm64-cross
   libc6-dev-riscv64-cross binutils-multiarch qemu-user
-  musl-tools musl-dev:armhf musl-dev:arm64 libzstd-dev:armhf libzstd-dev:arm64 libmbedtls-dev:armhf libmbedtls-dev:arm64 dpkg-dev make file"
+  libc6:armhf libc6:arm64 musl-tools musl-dev:armhf musl-dev:arm64 libzstd-dev:armhf libzstd-dev:arm64 libmbedtls-dev:armhf libmbedtls-dev:arm64 dpkg-dev make file"
 missing=""
 for p in $pkgs; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
 if [ -n "$missing" ] || [ -n "${added:-}" ]; then

@@ -25,9 +25,11 @@ for t in "${targets[@]}"; do
   emulator=""
   case "$t" in
     x86_64-*) ;;
-    armv7-*gnueabihf) emulator="qemu-arm -L /usr/arm-linux-gnueabihf" ;;
+    # The multiarch C library (libc6:armhf, libc6:arm64), whose loader and libc match: with -L /usr/<triplet>,
+    # qemu takes the cross package's loader but finds the multiarch libc.so.6, a different build, and threads crash.
+    armv7-*gnueabihf) emulator="qemu-arm -L /" ;;
     armv7-*musleabihf) emulator="qemu-arm" ;;
-    aarch64-*gnu) emulator="qemu-aarch64 -L /usr/aarch64-linux-gnu" ;;
+    aarch64-*gnu) emulator="qemu-aarch64 -L /" ;;
     aarch64-*musl) emulator="qemu-aarch64" ;;
     riscv64-*gnu) emulator="qemu-riscv64 -L /usr/riscv64-linux-gnu" ;;
   esac

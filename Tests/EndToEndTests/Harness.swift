@@ -56,7 +56,7 @@ enum Harness {
     static func fieldctl(_ args: [String]) throws -> Result { try run(binDir + "/fieldctl", args) }
     /// The agent under test, as a command: the normal build beside the tests, or the binary named by
     /// `FIELD_AGENT` (an Embedded or cross build from tools/build-agent.sh), run through `FIELD_AGENT_EMULATOR`
-    /// when that is set (e.g. `qemu-arm -L /usr/arm-linux-gnueabihf`). The same tests then check any build.
+    /// when that is set (e.g. `qemu-arm -L /`). The same tests then check any build.
     static let agentCommand: [String] = {
         let env = ProcessInfo.processInfo.environment
         let agent = env["FIELD_AGENT"].flatMap { $0.isEmpty ? nil : $0 } ?? binDir + "/fieldagent"
