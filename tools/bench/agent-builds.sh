@@ -77,3 +77,23 @@ PY
   size=$("$BIN/fieldbench" write "$bundle" "$OUT/w-$a.zst" --repeat 10 | tr '\n' ' ')
   printf '| %s | %s | %s | %s | %s |\n' "$a" "${rss%%|*}" "${rss##*|}" "$cpu" "$size"
 done
+
+echo "## uploading: the Embedded builds with --upload to a collector on loopback (bundles every 5 s), 25 s at 0.5 s"
+umask 077
+head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$OUT/token"
+for a in x86_64-linux-gnu x86_64-linux-musl; do echo "up-$a $(cat "$OUT/token")"; done > "$OUT/tokens"
+"$BIN/fieldctl" serve --listen 127.0.0.1:0 --store "$OUT/store" --tokens "$OUT/tokens" > "$OUT/serve.log" 2>&1 &
+serve=$!
+for _ in $(seq 100); do grep -qo 'listening on [0-9.:]*' "$OUT/serve.log" && break; sleep 0.1; done
+ADDR=$(grep -o 'listening on [0-9.:]*' "$OUT/serve.log" | head -n 1 | awk '{print $3}')
+printf '| %s | %s | %s | %s |\n' "agent" "VmRSS (KiB)" "RssAnon (KiB)" "bundles stored"
+for a in x86_64-linux-gnu x86_64-linux-musl; do
+  "$OUT/$a/fieldagent" --interval 0.5 --duration 25 --bundle-seconds 5 --spool "$OUT/up-$a" --device-id "up-$a" \
+    --upload "http://$ADDR" --token-file "$OUT/token" 2>"$OUT/up-$a.err" &
+  p=$!
+  sleep 22
+  read -r rss anon < <(awk '/^VmRSS/ {r = $2} /^RssAnon/ {a = $2} END {print r, a}' "/proc/$p/status")
+  wait "$p" || true
+  printf '| %s | %s | %s | %s |\n' "$a" "$rss" "$anon" "$(ls "$OUT/store/up-$a"/*.zst 2>/dev/null | wc -l)"
+done
+kill "$serve" 2>/dev/null || true
