@@ -63,8 +63,9 @@ case "$TARGET" in
     # it. The musl spec file names an interpreter, which a static executable must not carry.
     LDFLAGS_T="-fuse-ld=lld -Wl,--no-dynamic-linker" USE_LLD=1 ;;
   riscv64-linux-gnu)
+    # The Embedded stdlib's triple defaults to the soft-float ABI; Linux on RISC-V is lp64d.
     SWIFT_TRIPLE=riscv64-none-none-eabi CLANG_TARGET=riscv64-unknown-linux-gnu CC_T=riscv64-linux-gnu-gcc
-    ZSTD_FROM=source ;;
+    SWIFT_EXTRA=(-Xcc -march=rv64gc -Xcc -mabi=lp64d) ZSTD_FROM=source ;;
   *) echo "build-agent: unknown target '$TARGET' (see --help for the list)" >&2; exit 64 ;;
 esac
 GNU_TRIPLET=${CC_T%-gcc}
