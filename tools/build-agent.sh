@@ -8,7 +8,7 @@
 #   x86_64-linux-gnu         glibc, dynamic              x86_64-linux-musl        musl, fully static
 #   armv7-linux-gnueabihf    glibc, dynamic, hard-float  armv7-linux-musleabihf   musl, fully static
 #   aarch64-linux-gnu        glibc, dynamic              aarch64-linux-musl       musl, fully static
-#   riscv64-linux-gnu        glibc, dynamic (experimental: see docs/porting.md)
+#   riscv64-linux-gnu        glibc, dynamic (tested by hand under qemu, not in CI: docs/porting.md)
 # Writes OUTDIR/fieldagent. Cross toolchains, qemu-user and the targets' libraries come from Debian
 # (tools/setup-cross.sh, run here when a cross target is asked for). Intermediate files go to .build-agent/TRIPLET.
 set -euo pipefail
@@ -175,6 +175,23 @@ TABLES=$EMBEDDED/$SWIFT_TRIPLE/libswiftUnicodeDataTables.a
 if [ "$SWIFT_TRIPLE" = armv7-none-none-eabi ]; then
   cp "$TABLES" "$B/obj/libswiftUnicodeDataTables.a"
   "$GNU_TRIPLET-objcopy" -R .ARM.attributes "$B/obj/libswiftUnicodeDataTables.a"
+  TABLES=$B/obj/libswiftUnicodeDataTables.a
+elif [ "$SWIFT_TRIPLE" = riscv64-none-none-eabi ]; then
+  # RISC-V keeps the float ABI in each object's ELF header (e_flags); the tables are data, so their objects are
+  # marked double-float (lp64d, RVC) like the rest of a Linux program.
+  mkdir -p "$B/tables" && (cd "$B/tables" && rm -f ./*.o && "$GNU_TRIPLET-ar" x "$TABLES")
+  python3 - "$B"/tables/*.o <<'PY'
+import struct, sys
+for path in sys.argv[1:]:
+    with open(path, "r+b") as f:
+        head = f.read(64)
+        assert head[:4] == b"\x7fELF" and head[4] == 2, path  # ELF64
+        flags = struct.unpack_from("<I", head, 48)[0]
+        f.seek(48)
+        f.write(struct.pack("<I", (flags & ~0x6) | 0x4 | 0x1))  # EF_RISCV_FLOAT_ABI_DOUBLE | EF_RISCV_RVC
+PY
+  rm -f "$B/obj/libswiftUnicodeDataTables.a"
+  "$GNU_TRIPLET-ar" rcs "$B/obj/libswiftUnicodeDataTables.a" "$B"/tables/*.o
   TABLES=$B/obj/libswiftUnicodeDataTables.a
 fi
 

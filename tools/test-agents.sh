@@ -31,7 +31,7 @@ for t in "${targets[@]}"; do
     armv7-*musleabihf) emulator="qemu-arm" ;;
     aarch64-*gnu) emulator="qemu-aarch64 -L /" ;;
     aarch64-*musl) emulator="qemu-aarch64" ;;
-    riscv64-*gnu) emulator="qemu-riscv64 -L /usr/riscv64-linux-gnu" ;;
+    riscv64-*gnu) emulator="qemu-riscv64 -L /usr/riscv64-linux-gnu" ;;  # no multiarch riscv64 in Debian 12: the cross libc only
   esac
   suites=$native_suites
   [ -z "$emulator" ] || suites=$emulated_suites
