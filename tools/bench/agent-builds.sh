@@ -6,8 +6,9 @@
 # 2. On this machine's /proc, with the leak workloads running, the old agent and the Embedded x86_64 builds (glibc
 #    dynamic, musl static) sample side by side at the default settings (1 s, deep every 10) for DURATION seconds:
 #    RSS (total and private, from /proc/PID/status once a second), CPU per sample against merely re-reading the
-#    same files (fieldbench reread), and bundle bytes per steady-state sample against zstd -3 of each sample alone
-#    (fieldbench write on that agent's capture).
+#    same files, and bundle bytes per steady-state sample (the real bundle's growth) against zstd -3 of each sample
+#    alone. `fieldbench follow` does the last two beside each agent: it re-reads each new sample's entries from the
+#    live /proc while the same workload processes run (re-reading after the run found them gone and was too cheap).
 #
 #   tools/bench/agent-builds.sh [DURATION]     # default 60
 set -euo pipefail
@@ -46,10 +47,13 @@ wl=()
 for w in leak-unjoined leak-growing leak-heap leak-fd ok-pool ok-steady; do
   "$OUT/workloads/$w" --count 200 --interval-ms 500 --hold-seconds "$DURATION" >/dev/null 2>&1 & wl+=($!)
 done
-declare -A pid
+declare -A pid follow
 for a in old x86_64-linux-gnu x86_64-linux-musl; do
   "$OUT/$a/fieldagent" --duration "$DURATION" --spool "$OUT/run-$a" --device-id "bench-$a" 2>"$OUT/run-$a.err" &
   pid[$a]=$!
+  # Beside each agent, the same entries re-read from the live /proc half an interval after each of its samples.
+  "$BIN/fieldbench" follow "$OUT/run-$a" > "$OUT/follow-$a.txt" 2>&1 &
+  follow[$a]=$!
 done
 # RSS once a second from outside: VmRSS (total) and RssAnon (private, the agent's own).
 for a in "${!pid[@]}"; do
@@ -58,7 +62,7 @@ for a in "${!pid[@]}"; do
       sleep 1
     done ) > "$OUT/rss-$a.txt" &
 done
-for a in "${!pid[@]}"; do wait "${pid[$a]}"; done
+for a in "${!pid[@]}"; do wait "${pid[$a]}"; wait "${follow[$a]}" || true; done
 kill "${wl[@]}" 2>/dev/null || true
 wait 2>/dev/null || true
 
@@ -72,9 +76,9 @@ v = sorted(r["VmRSS:"] for r in rows); p = sorted(r.get("RssAnon:", 0) for r in 
 print(f"{v[len(v)//2]} / {v[-1]}|{p[len(p)//2]}")
 PY
 )
-  bundle=$(ls "$OUT/run-$a"/*.zst | head -n 1)
-  cpu=$("$BIN/fieldbench" reread "$bundle" | sed -E 's/.*agent ([0-9]+) us.*read[^0-9]*([0-9]+) us.*/\1 \/ \2/')
-  size=$("$BIN/fieldbench" write "$bundle" "$OUT/w-$a.zst" --repeat 10 | tr '\n' ' ')
+  f=$(cat "$OUT/follow-$a.txt")
+  cpu=$(sed -E 's/.*agent ([0-9]+) us, reading the same entries ([0-9]+) us, ratio ([0-9.]+).*/\1 \/ \2 = \3x/' <<< "$f")
+  size=$(sed -E 's/.*bundle ([0-9]+) B, each sample alone with zstd -3 ([0-9]+) B, ratio (1\/[0-9.]+).*/\1 \/ \2 = \3/' <<< "$f")
   printf '| %s | %s | %s | %s | %s |\n' "$a" "${rss%%|*}" "${rss##*|}" "$cpu" "$size"
 done
 

@@ -114,7 +114,7 @@ private func latencyLine(_ values: [UInt64]) -> String {
 }
 
 /// CPU time of this process so far (all threads), microseconds.
-private func cpuMicros() -> (user: UInt64, system: UInt64) {
+func cpuMicros() -> (user: UInt64, system: UInt64) {
     var ru = rusage()
     getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &ru)
     return (UInt64(ru.ru_utime.tv_sec) * 1_000_000 + UInt64(ru.ru_utime.tv_usec), UInt64(ru.ru_stime.tv_sec) * 1_000_000 + UInt64(ru.ru_stime.tv_usec))

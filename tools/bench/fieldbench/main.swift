@@ -3,6 +3,9 @@
 //   fieldbench write SOURCE.zst OUT.zst [--repeat N] [--level L] [--window-log W]
 //       Loads the samples of SOURCE (raw /proc text captured by fieldagent on this machine), writes them N times
 //       into OUT with a fresh writer, and reports throughput and size against a zstd -3 per-sample baseline.
+//   fieldbench follow SPOOL
+//       Beside a running agent: re-reads each new sample's entries from the live /proc and compares CPU and bytes
+//       per sample with the agent's (tools/bench/agent-builds.sh).
 //   fieldbench read BUNDLE [--typed]
 //       Reads every record (decompress, frame, checksum; with --typed also CBOR-decodes samples) and reports
 //       throughput in decompressed MB/s.
@@ -186,12 +189,93 @@ func rereadBench(_ args: [String]) {
         + "reading the same entries \(b) us; ratio \(b > 0 ? String(Double(a) / Double(b)) : "n/a")")
 }
 
+func sleepNanos(_ n: UInt64) {
+    var ts = timespec(tv_sec: Int(n / 1_000_000_000), tv_nsec: Int(n % 1_000_000_000))
+    _ = nanosleep(&ts, nil)
+}
+
+/// The CPU and size budgets measured live, beside a running agent: follows the bundle the agent is writing in SPOOL
+/// and, half an interval after each new sample, re-reads that sample's entries from the live /proc (the same
+/// processes, in the same state, under the same load). When the agent closes the bundle it prints the agent's CPU per
+/// sample (its stats records) against the re-reading, and the bundle's real growth per steady-state sample (the
+/// `.open` file's size after each flush) against each sample alone with `zstd -3`.
+func followBench(_ args: [String]) {
+    guard let spool = args.first else { fail("usage: fieldbench follow SPOOL") }
+    func bundles(_ suffix: String) -> [String] {
+        guard case .ok = ProcFS.listDirectory(spool).status else { return [] }
+        let listing = ProcFS.listDirectory(spool)
+        return String(decoding: listing.bytes, as: UTF8.self).split(separator: "\n").map(String.init)
+            .filter { $0.hasSuffix(suffix) }.sorted().map { spool + "/" + $0 }
+    }
+    var found: String?
+    for _ in 0..<600 {
+        found = bundles(".zst.open").first
+        if found != nil { break }
+        sleepNanos(50_000_000)
+    }
+    guard let path = found else { fail("no bundle appeared in \(spool) within 30 s") }
+    var seen = 0
+    var interval: UInt64 = 1_000_000_000
+    var growth: [(samples: Int, bytes: UInt64)] = []
+    var readCPU: [UInt64] = []
+    var alone: [Int] = []
+    var lastSize: UInt64 = 0
+    while true {
+        var st = stat()
+        guard stat(path, &st) == 0 else { break }  // renamed: the agent closed it
+        let size = UInt64(st.st_size)
+        if size == lastSize { sleepNanos(20_000_000); continue }
+        lastSize = size
+        guard let reader = try? BundleReader(path: path) else { break }
+        var count = 0
+        var last: [UInt8]?
+        while let r = reader.next() {
+            if r.type == .header, let h = try? RecordCodec.decodeHeader(r.payload), h.intervalNanos > 0 { interval = h.intervalNanos }
+            if r.type == .sample { count += 1; last = r.payload }
+        }
+        guard count > seen, let payload = last, let sample = try? RecordCodec.decodeSample(payload) else { continue }
+        seen = count
+        growth.append((count, size))
+        alone.append(perSampleZstd3(sample))
+        // Half an interval after the agent's sample: as far from its reads as from its next ones.
+        let due = sample.monoNanos &+ interval / 2
+        let now = Clock.monotonicNanos()
+        if due > now { sleepNanos(due - now) }
+        let before = cpuMicros(); let beforeTotal = before.user + before.system
+        _ = ProcFS.listDirectory("/proc")
+        for f in sample.files {
+            _ = f.kind == .directory ? ProcFS.listDirectory(f.path) : ProcFS.readFile(f.path)
+        }
+        let after = cpuMicros(); readCPU.append(after.user + after.system - beforeTotal)
+    }
+    // The agent renamed NAME.zst.open to NAME.zst: its stats records give its own CPU per sample.
+    let closed = String(path.dropLast(".open".count))
+    var cpu: [UInt64] = []
+    if let reader = try? BundleReader(path: closed) {
+        while let r = reader.next() {
+            if r.type == .stats, let s = try? RecordCodec.decodeStats(r.payload) { cpu.append(s.cpuUserMicros + s.cpuSystemMicros) }
+        }
+    }
+    guard cpu.count > 3, readCPU.count > 3, growth.count > 3 else { fail("\(path): too few samples followed (\(readCPU.count))") }
+    func median<T: Comparable>(_ v: [T]) -> T { v.sorted()[v.count / 2] }
+    let agentCPU = zip(cpu, cpu.dropFirst()).map { $1 - $0 }
+    let a = median(agentCPU), b = median(readCPU)
+    let warm = growth[max(1, growth.count / 10) - 1], end = growth[growth.count - 1]
+    let perSample = Double(end.bytes - warm.bytes) / Double(max(1, end.samples - warm.samples))
+    let zstd3 = Double(alone.reduce(0, +)) / Double(alone.count)
+    print("follow: \(readCPU.count) samples followed of \(cpu.count); CPU per sample, median: agent \(a) us, "
+        + "reading the same entries \(b) us, ratio \(String(Double(Int(Double(a) / Double(max(1, b)) * 100)) / 100)); "
+        + "bytes per steady-state sample: bundle \(Int(perSample)) B, each sample alone with zstd -3 \(Int(zstd3)) B, "
+        + "ratio 1/\(String(Double(Int(zstd3 / max(1, perSample) * 10)) / 10))")
+}
+
 let args = Array(CommandLine.arguments.dropFirst())
 switch args.first {
 case "write": writeBench(Array(args.dropFirst()))
 case "read": readBench(Array(args.dropFirst()))
 case "crc": crcBench()
 case "reread": rereadBench(Array(args.dropFirst()))
+case "follow": followBench(Array(args.dropFirst()))
 case "upload", "upload-verify": uploadCommand(args)
 default: fail("usage: fieldbench write|read|crc|reread|upload|upload-verify ... (see tools/bench/run.sh, tools/bench/upload.sh)")
 }
