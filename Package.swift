@@ -82,7 +82,7 @@ let package = Package(
 
         // Tests, and the helpers they share.
         .target(name: "FieldTestKit", path: "Tests/FieldTestKit"),
-        .testTarget(name: "FieldBundleTests", dependencies: ["FieldBundle", "FieldModel"], path: "Tests/FieldBundleTests"),
+        .testTarget(name: "FieldBundleTests", dependencies: ["FieldBundle", "FieldModel", "CFieldCRC", "CZstd"], path: "Tests/FieldBundleTests"),
         .testTarget(
             name: "FieldAnalysisTests", dependencies: ["FieldAnalysis", "FieldBundle", "FieldModel"], path: "Tests/FieldAnalysisTests"),
         .testTarget(

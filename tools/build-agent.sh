@@ -142,6 +142,7 @@ fi
 cc_t -I Sources/CFieldPlatform/include -c Sources/CFieldPlatform/platform.c -o "$B/obj/platform.o"
 cc_t -I Sources/CFieldPlatform/include -c Sources/CFieldPlatform/embedded/runtime.c -o "$B/obj/runtime.o"
 cc_t -I Sources/CFieldCRC/include -c Sources/CFieldCRC/crc32c.c -o "$B/obj/crc32c.o"
+cc_t -I Sources/CFieldCRC/include -c Sources/CFieldCRC/hash64.c -o "$B/obj/hash64.o"
 cc_t -I Sources/CFieldHTTP/include -I Sources/CFieldPlatform/include -I "$MBED_INC" -c Sources/CFieldHTTP/http.c -o "$B/obj/http.o"
 cc_t -c Sources/fieldagent/main.c -o "$B/obj/main.o"
 

@@ -171,7 +171,53 @@ class Stream:
                 return out
 
 
-def decode_bundle(path, emit):
+class Resolver:
+    """--resolve: prints a sample entry stored as "same" (format 1.1) as the capture it refers to.
+
+    One per bundle, fed every record in order; the rules are those of docs/bundle-format.md, 3.2 and 6.4.
+    """
+
+    def __init__(self):
+        self.window = 0
+        self.last = {}  # path -> (entry, index of the sample record that holds it)
+        self.samples = 0
+
+    @staticmethod
+    def kind(entry):
+        k = entry.get("kind", "file")
+        return k if isinstance(k, str) else "file"
+
+    def payload(self, rtype, value):
+        if not isinstance(value, dict):
+            return value
+        if rtype == 1:
+            w = value.get("same_window")
+            self.window = w if isinstance(w, int) and not isinstance(w, bool) and w >= 0 else 0
+            return value
+        if rtype != 2:
+            return value
+        files = value.get("files")
+        if isinstance(files, list):
+            for i, entry in enumerate(files):
+                if not isinstance(entry, dict) or not isinstance(entry.get("path"), str):
+                    continue
+                path, status = entry["path"], entry.get("status")
+                if status == "same":
+                    held = self.last.get(path)
+                    if held and self.samples - held[1] <= self.window and self.kind(held[0]) == self.kind(entry):
+                        files[i] = held[0]
+                        self.last[path] = (held[0], self.samples)
+                    else:
+                        self.last.pop(path, None)
+                elif status == "ok":
+                    self.last[path] = (entry, self.samples)
+                else:
+                    self.last.pop(path, None)
+        self.samples += 1
+        return value
+
+
+def decode_bundle(path, emit, resolve=False):
     """Prints the lines of one bundle; returns the exit status it deserves."""
     try:
         fh = open(path, "rb")
@@ -215,6 +261,7 @@ def decode_bundle(path, emit):
             return "truncated"
 
         complete = False
+        resolver = Resolver() if resolve else None
         while True:
             if fmt is None:
                 if not fill(8):
@@ -247,6 +294,9 @@ def decode_bundle(path, emit):
                 damage = "corrupt"
                 break
             payload = bytes(buf[5 : 5 + length])
+            value = decode_payload(payload)
+            if resolver:
+                value = resolver.payload(rtype, value)
             bundle_line()
             emit(
                 dumps(
@@ -255,7 +305,7 @@ def decode_bundle(path, emit):
                         "offset": offset,
                         "type": TYPE_NAMES.get(rtype, "type-%d" % rtype),
                         "length": length,
-                        "payload": decode_payload(payload),
+                        "payload": value,
                     }
                 )
             )
@@ -291,13 +341,18 @@ def main(argv=None):
     p.add_argument("bundles", nargs="+", help="bundle files (.zst or .zst.open)")
     p.add_argument("--max-record-bytes", type=int, default=MAX_RECORD_BYTES)
     p.add_argument("--max-stream-bytes", type=int, default=MAX_STREAM_BYTES)
+    p.add_argument(
+        "--resolve",
+        action="store_true",
+        help='print sample entries stored as "same" (format 1.1) with the content of the capture they refer to',
+    )
     args = p.parse_args(argv)
     MAX_RECORD_BYTES = args.max_record_bytes
     MAX_STREAM_BYTES = args.max_stream_bytes
     out = sys.stdout
     worst = 0
     for path in args.bundles:
-        worst = max(worst, decode_bundle(path, lambda line: out.write(line + "\n")))
+        worst = max(worst, decode_bundle(path, lambda line: out.write(line + "\n"), args.resolve))
     out.flush()
     return worst
 

@@ -3,14 +3,16 @@
 # natively for x86_64, under qemu-user for ARM, on this machine's real /proc with the real leak workloads.
 #
 #   tools/test-agents.sh [TRIPLET...]     # default: x86_64-linux-gnu x86_64-linux-musl armv7-linux-gnueabihf
-#                                         #          armv7-linux-musleabihf aarch64-linux-gnu
+#                                         #          armv7-linux-musleabihf aarch64-linux-gnu aarch64-linux-musl
+#                                         #          riscv64-linux-gnu
 #
 # Needs the normal build's tests compiled (tools/test.sh runs `swift test` first): the same test binary checks every
 # agent (FIELD_AGENT, FIELD_AGENT_EMULATOR; Tests/EndToEndTests/Harness.swift).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(x86_64-linux-gnu x86_64-linux-musl armv7-linux-gnueabihf armv7-linux-musleabihf aarch64-linux-gnu)
+[ ${#targets[@]} -gt 0 ] || targets=(x86_64-linux-gnu x86_64-linux-musl armv7-linux-gnueabihf armv7-linux-musleabihf aarch64-linux-gnu
+  aarch64-linux-musl riscv64-linux-gnu)
 
 # Native: every end-to-end suite. Emulated: the agent's own behaviour, uploads (HTTP and TLS), and the verdicts on
 # its bundles.

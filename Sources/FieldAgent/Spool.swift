@@ -107,8 +107,9 @@ struct Spool {
         let reader: BundleReader
         // The limits the agent writes with, not a host's generous defaults: a damaged frame must not make a small
         // device allocate a 128 MiB window.
+        // 2^21 is what agents before format 1.1 wrote with: a device upgraded between two runs still recovers.
         let written = WriterOptions()
-        let limits = ReadLimits(maxRecordBytes: written.maxRecordBytes, maxWindowLog: written.windowLog)
+        let limits = ReadLimits(maxRecordBytes: written.maxRecordBytes, maxWindowLog: max(written.windowLog, 21))
         do { reader = try BundleReader(path: crashed, limits: limits) } catch { return "cannot read \(crashed): \(error.message)" }
         guard let first = reader.next(), first.type == .header else {
             unlink(crashed)

@@ -30,6 +30,8 @@ public struct BundleSummary: Sendable {
     public var statuses: [ReadStatus: Int] = [:]
     /// Captured content bytes.
     public var contentBytes: UInt64 = 0
+    /// Entries stored as references to their previous capture (format 1.1), and those that could not be resolved.
+    public var references = (resolved: 0, unresolved: 0)
     /// Why the bundle was closed, from its end record.
     public var endReason: String?
     /// Compressed size.
@@ -47,6 +49,7 @@ public struct BundleSummary: Sendable {
     public static func read(_ reader: BundleReader, record: (RawRecord) -> Void = { _ in }) -> BundleSummary {
         var s = BundleSummary(path: reader.name)
         var paths = Set<String>()
+        var samples: SampleDecoder?
         while let r = reader.next() {
             record(r)
             if let i = s.types.firstIndex(where: { $0.name == r.type.name }) {
@@ -57,9 +60,14 @@ public struct BundleSummary: Sendable {
             }
             do {
                 switch r.type {
-                case .header: s.header = try RecordCodec.decodeHeader(r.payload)
+                case .header:
+                    let h = try RecordCodec.decodeHeader(r.payload)
+                    s.header = h
+                    samples = SampleDecoder(header: h)
                 case .sample:
-                    let sample = try RecordCodec.decodeSample(r.payload)
+                    // Without a header first, references cannot be resolved; the decoder then reports them.
+                    if samples == nil { samples = SampleDecoder(window: 0) }
+                    let sample = try samples!.decode(r.payload)
                     if s.firstSampleWall == nil { s.firstSampleWall = sample.wallNanos }
                     s.lastSampleWall = sample.wallNanos
                     for f in sample.files {
@@ -76,6 +84,7 @@ public struct BundleSummary: Sendable {
         }
         s.format = reader.format
         s.distinctPaths = paths.count
+        if let d = samples { s.references = (d.resolved, d.unresolved) }
         s.compressedSize = reader.compressedSize
         s.streamBytes = reader.streamBytes
         s.complete = reader.isComplete
@@ -110,6 +119,10 @@ public struct BundleSummary: Sendable {
         if !statuses.isEmpty {
             let st = ReadStatus.allCases.compactMap { s in statuses[s].map { "\(s.rawValue) \($0)" } }.joined(separator: ", ")
             row("files", "\(distinctPaths) paths, \(Self.bytes(contentBytes)) of content; reads: \(st)")
+        }
+        if references.resolved + references.unresolved > 0 {
+            row("references", "\(references.resolved) entries stored as the same as their previous capture"
+                + (references.unresolved > 0 ? ", \(references.unresolved) that refer to nothing (read as errors)" : ""))
         }
         for e in schemaErrors { row("schema", e) }
         if let d = damage {

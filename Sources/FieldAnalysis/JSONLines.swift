@@ -18,15 +18,75 @@ public enum JSONLines {
 
     /// One record line.
     public static func recordLine(_ r: RawRecord) -> String {
+        recordLine(r, payload: try? CBORDecoder.decode(r.payload))
+    }
+
+    /// One record line with an already decoded (or resolved) payload; nil prints as null (malformed).
+    public static func recordLine(_ r: RawRecord, payload: CBORValue?) -> String {
         var s = "{\"record\":\(r.index),\"offset\":\(r.offset),\"type\":"
         appendString(r.type.name, to: &s)
         s += ",\"length\":\(r.payload.count),\"payload\":"
-        switch Result(catching: { () throws(CBORError) in try CBORDecoder.decode(r.payload) }) {
-        case .success(let v): append(v, to: &s)
-        case .failure: s += "null"
-        }
+        if let v = payload { append(v, to: &s) } else { s += "null" }
         s += "}"
         return s
+    }
+
+    /// `decode --resolve`: prints a sample entry stored as a reference to its previous capture (status `same`,
+    /// format 1.1) as that capture, i.e. as a writer without references would have stored it. One per bundle, fed
+    /// every record in order. Only the `files` array as printed is rewritten (for a repeated key, the last value);
+    /// a reference that cannot be resolved is printed as stored.
+    public struct Resolver {
+        private var window: UInt64 = 0
+        private var last: [String: (entry: CBORValue, sample: UInt64)] = [:]
+        private var samples: UInt64 = 0
+
+        /// A resolver for one bundle.
+        public init() {}
+
+        /// The payload to print for `r`: decoded, and for samples resolved; nil when malformed.
+        public mutating func payload(_ r: RawRecord) -> CBORValue? {
+            guard let v = try? CBORDecoder.decode(r.payload) else { return nil }
+            guard case .map(var pairs) = v else { return v }
+            if r.type == .header {
+                window = v["same_window"]?.uint64 ?? 0
+                return v
+            }
+            guard r.type == .sample else { return v }
+            defer { samples += 1 }
+            guard let at = pairs.lastIndex(where: { $0.key == .text("files") }), case .array(var files) = pairs[at].value else {
+                return v
+            }
+            for i in files.indices {
+                let entry = files[i]
+                guard case .map = entry, case .text(let path)? = Self.last(entry, "path") else { continue }
+                let status = Self.last(entry, "status")
+                if status == .text("same") {
+                    if let l = last[path], samples - l.sample <= window, Self.kind(l.entry) == Self.kind(entry) {
+                        files[i] = l.entry
+                        last[path] = (l.entry, samples)
+                    } else {
+                        last[path] = nil
+                    }
+                } else if status == .text("ok") {
+                    last[path] = (entry, samples)
+                } else {
+                    last[path] = nil
+                }
+            }
+            pairs[at].value = .array(files)
+            return .map(pairs)
+        }
+
+        /// The value printed for `key`: the last of repeated keys, as the JSON rendering shows it.
+        private static func last(_ m: CBORValue, _ key: String) -> CBORValue? {
+            guard case .map(let pairs) = m else { return nil }
+            return pairs.last { $0.key == .text(key) }?.value
+        }
+
+        private static func kind(_ entry: CBORValue) -> String {
+            if case .text(let k)? = last(entry, "kind") { return k }
+            return "file"
+        }
     }
 
     /// The closing line of a bundle: how many records, whether it was complete, and its damage.

@@ -161,14 +161,17 @@ public struct TimelineBuilder {
     /// with the decompressed bytes read so far.
     public mutating func add(_ reader: BundleReader, progress: ((UInt64) -> Void)? = nil) {
         var header: BundleHeader?
+        var samples: SampleDecoder?
         var count = 0
         while let r = reader.next() {
             count += 1
             if count % 256 == 0 { progress?(reader.streamBytes) }
             switch r.type {
-            case .header: header = try? RecordCodec.decodeHeader(r.payload)
+            case .header:
+                header = try? RecordCodec.decodeHeader(r.payload)
+                samples = header.map(SampleDecoder.init(header:))
             case .sample:
-                guard let h = header, let s = try? RecordCodec.decodeSample(r.payload) else { continue }
+                guard let h = header, let s = try? samples?.decode(r.payload) else { continue }
                 add(sample: s, header: h)
             case .event:
                 guard let h = header, let e = try? RecordCodec.decodeEvent(r.payload) else { continue }

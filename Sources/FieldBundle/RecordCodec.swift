@@ -9,7 +9,7 @@ public enum RecordCodec {
     /// The header payload.
     public static func encode(_ h: BundleHeader) -> [UInt8] {
         var e = CBOREncoder(capacity: 1024 + h.osIdentity.count)
-        e.beginMap(h.bootID == nil ? 12 : 13)
+        e.beginMap((h.bootID == nil ? 12 : 13) + (h.sameWindow > 0 ? 1 : 0))
         e.encode("format"); e.encode(UInt64(h.format.major))
         e.encode("format_minor"); e.encode(UInt64(h.format.minor))
         e.encode("agent"); e.encode(h.agent)
@@ -22,6 +22,7 @@ public enum RecordCodec {
         e.encode("interval_ns"); e.encode(h.intervalNanos)
         e.encode("proc_root"); e.encode(h.procRoot)
         e.encode("sequence"); e.encode(h.sequence)
+        if h.sameWindow > 0 { e.encode("same_window"); e.encode(h.sameWindow) }
         e.encode("plan")
         e.beginArray(h.plan.count)
         for p in h.plan {
@@ -40,15 +41,29 @@ public enum RecordCodec {
     /// Read durations travel in one array after the entries rather than inside them: an entry whose content did
     /// not change then repeats the previous sample's bytes exactly, and zstd codes a run of such entries as one
     /// match. Microseconds are precise enough for a file read and take a byte or two.
-    public static func encode(_ s: Sample) -> [UInt8] {
-        var e = CBOREncoder(capacity: 64 + s.files.reduce(0) { $0 + $1.bytes.count + $1.path.utf8.count + 40 })
+    ///
+    /// `same[i]` true stores entry i as a reference to the same path's previous capture in the bundle (status
+    /// `same`, no data; format 1.1): `BundleWriter` decides, because only it knows what the bundle holds.
+    public static func encode(_ s: Sample, same: [Bool] = []) -> [UInt8] {
+        var size = 64
+        for (i, f) in s.files.enumerated() { size += (i < same.count && same[i] ? 0 : f.bytes.count) + f.path.utf8.count + 40 }
+        var e = CBOREncoder(capacity: size)
         e.beginMap(5)
         e.encode("seq"); e.encode(s.sequence)
         e.encode("wall_ns"); e.encode(s.wallNanos)
         e.encode("mono_ns"); e.encode(s.monoNanos)
         e.encode("files")
         e.beginArray(s.files.count)
-        for f in s.files {
+        for (i, f) in s.files.enumerated() {
+            if i < same.count && same[i] {
+                // The content, size limit flag and status come from the previous capture; the kind is kept so a
+                // reader can check it refers to the same sort of entry.
+                e.beginMap(f.kind != .file ? 3 : 2)
+                e.encode("path"); e.encode(f.path)
+                if f.kind != .file { e.encode("kind"); e.encode(f.kind.rawValue) }
+                e.encode("status"); e.encode(sameStatus)
+                continue
+            }
             let hasData = f.status == .ok
             e.beginMap(2 + (f.kind != .file ? 1 : 0) + (f.errno != nil ? 1 : 0) + (f.truncated ? 1 : 0) + (hasData ? 1 : 0))
             e.encode("path"); e.encode(f.path)
@@ -185,11 +200,25 @@ public enum RecordCodec {
             intervalNanos: m["interval_ns"]?.uint64 ?? 0,
             procRoot: m["proc_root"]?.string ?? "/proc",
             sequence: m["sequence"]?.uint64 ?? 0,
-            plan: plan)
+            plan: plan,
+            sameWindow: m["same_window"]?.uint64 ?? 0)
     }
 
-    /// Decodes a sample payload.
+    /// The status text of an entry stored as a reference to its previous capture (format 1.1).
+    static let sameStatus = "same"
+
+    /// Decodes a sample payload on its own.
+    ///
+    /// Entries a 1.1 writer stored as references to an earlier capture (status `same`) come back with status
+    /// `.error` and no bytes, as a 1.0 reader would see them: whoever needs the content decodes a bundle's samples
+    /// in order through `SampleDecoder`, which resolves them.
     public static func decodeSample(_ payload: [UInt8]) throws(BundleError) -> Sample {
+        var same: [Int] = []
+        return try decodeSample(payload, same: &same)
+    }
+
+    /// Decodes a sample payload and lists, in `same`, the indices of the entries stored as references.
+    static func decodeSample(_ payload: [UInt8], same: inout [Int]) throws(BundleError) -> Sample {
         let t = RecordType.sample
         let m = try map(payload, t)
         guard let items = try field(m, "files", t).arrayValue else {
@@ -200,12 +229,14 @@ public enum RecordCodec {
         files.reserveCapacity(items.count)
         for (i, item) in items.enumerated() {
             guard let path = item["path"]?.string else { throw BundleError(.schema, "sample file entry has no path") }
+            let status = item["status"]?.string
+            if status == sameStatus { same.append(i) }
             files.append(
                 FileCapture(
                     path: path,
                     kind: item["kind"]?.string.flatMap(EntryKind.init(rawValue:)) ?? .file,
                     // A status this version does not know is kept as the closest generic one.
-                    status: item["status"]?.string.flatMap(ReadStatus.init(rawValue:)) ?? .error,
+                    status: status.flatMap(ReadStatus.init(rawValue:)) ?? .error,
                     errno: item["errno"]?.int64.map { Int32(clamping: $0) },
                     readNanos: (i < times.count ? times[i].uint64 ?? 0 : 0) &* 1000,
                     truncated: item["truncated"]?.boolValue ?? false,

@@ -26,13 +26,17 @@ public struct BundleHeader: Sendable, Hashable {
     public var sequence: UInt64
     /// What the agent planned to read.
     public var plan: [CapturePlanEntry]
+    /// How many sample records back an entry stored as `same` may refer (format 1.1); 0: the bundle has none.
+    /// `BundleWriter` sets it from its options.
+    public var sameWindow: UInt64
 
     /// Creates a header.
     public init(
         format: FormatVersion = .current, agent: String, backend: String, osIdentity: [UInt8], deviceID: String,
         bootID: String?, wallNanos: Int64, monoNanos: UInt64, intervalNanos: UInt64, procRoot: String,
-        sequence: UInt64, plan: [CapturePlanEntry]
+        sequence: UInt64, plan: [CapturePlanEntry], sameWindow: UInt64 = 0
     ) {
+        self.sameWindow = sameWindow
         self.format = format
         self.agent = agent
         self.backend = backend

@@ -15,7 +15,9 @@ extension Fieldctl {
                 {"record":N,"offset":BYTE,"type":NAME,"length":N,"payload":{...}}, and a closing line \
                 {"result":PATH,"records":N,"complete":BOOL,"damage":null|{"kind","records","offset"}}. \
                 Byte strings print as {"utf8":TEXT} when they are valid UTF-8, else {"base64":TEXT}. \
-                tools/fieldbundle.py prints the same lines.
+                tools/fieldbundle.py prints the same lines. Bundles of format 1.1 store a file identical to \
+                its previous capture as {"path":...,"status":"same"} without data; --resolve prints such entries \
+                as the capture they refer to.
 
                 summary: records by type, time span, files, sizes and damage, for a person.
 
@@ -33,6 +35,9 @@ extension Fieldctl {
 
         @Option(help: "Output format: jsonl or summary.")
         var format: Format = .jsonl
+
+        @Flag(help: "Print sample entries stored as \"same\" (format 1.1) with the content of the capture they refer to.")
+        var resolve = false
 
         @Option(help: "Refuse records larger than this many bytes (protects against damaged lengths and bombs).")
         var maxRecordBytes: Int = ReadLimits.default.maxRecordBytes
@@ -62,12 +67,13 @@ extension Fieldctl {
                 case .jsonl:
                     // The bundle line comes after the first record so that it can name the format version.
                     var first = true
+                    var resolver = JSONLines.Resolver()
                     while let r = reader.next() {
                         if first {
                             out.line(JSONLines.bundleLine(path: path, size: reader.compressedSize, format: reader.format))
                             first = false
                         }
-                        out.line(JSONLines.recordLine(r))
+                        out.line(resolve ? JSONLines.recordLine(r, payload: resolver.payload(r)) : JSONLines.recordLine(r))
                     }
                     if first {
                         out.line(JSONLines.bundleLine(path: path, size: reader.compressedSize, format: reader.format))

@@ -17,7 +17,13 @@ import Testing
     }
 
     func samples(in dir: String) throws -> [Sample] {
-        try records(in: dir).filter { $0.type == .sample }.map { try RecordCodec.decodeSample($0.payload) }
+        var out: [Sample] = []
+        var decoder = SampleDecoder(window: 0)
+        for (_, type, payload) in try records(in: dir) {
+            if type == .header { decoder = SampleDecoder(header: try RecordCodec.decodeHeader(payload)) }
+            if type == .sample { out.append(try decoder.decode(payload)) }
+        }
+        return out
     }
 
     func startSleeper(_ seconds: Int = 30) throws -> Process {

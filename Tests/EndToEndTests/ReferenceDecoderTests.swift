@@ -8,9 +8,9 @@ import Testing
 @Suite(.serialized) struct ReferenceDecoderTests {
     static let python = "python3"
 
-    func compare(_ paths: [String], _ label: String) throws {
-        let swift = try Harness.fieldctl(["decode", "--format", "jsonl"] + paths)
-        let py = try Harness.run(Self.python, [Harness.root + "/tools/fieldbundle.py"] + paths)
+    func compare(_ paths: [String], _ label: String, options: [String] = []) throws {
+        let swift = try Harness.fieldctl(["decode", "--format", "jsonl"] + options + paths)
+        let py = try Harness.run(Self.python, [Harness.root + "/tools/fieldbundle.py"] + options + paths)
         #expect(py.stderr.isEmpty || !py.stderr.contains("Traceback"), "python failed on \(label): \(py.stderr)")
         #expect(swift.stdout == py.stdout, "\(label): outputs differ\n\(firstDifference(swift.text, py.text))")
         #expect(swift.status == py.status, "\(label): exit \(swift.status) vs \(py.status)")
@@ -43,6 +43,14 @@ import Testing
         try compare([real], "real bundle")
         try compare([awkward], "awkward bundle")
         try compare([real, awkward], "two bundles at once")
+        // Format 1.1: entries stored as "same" print as stored, or with --resolve as the capture they refer to.
+        for path in [real, awkward] {
+            let raw = try Harness.fieldctl(["decode", path]).text
+            #expect(raw.contains("\"status\":\"same\""), "\(path) has entries stored as references")
+            let resolved = try Harness.fieldctl(["decode", "--resolve", path]).text
+            #expect(!resolved.contains("\"status\":\"same\""), "\(path): every reference resolves")
+        }
+        try compare([real, awkward], "two bundles, resolved", options: ["--resolve"])
 
         let bytes = try Data(contentsOf: URL(fileURLWithPath: awkward))
         var cases: [(String, Data)] = [("empty", Data()), ("garbage", Data("not a bundle\n".utf8))]
@@ -76,6 +84,12 @@ import Testing
             .init(path: "/proc/1/comm", bytes: Array("a\u{01}b\u{7F}\u{2028}\n".utf8)),
             .init(path: "/proc/1/environ", bytes: [0x41, 0x00, 0x42, 0xC3]),
             .init(path: "/proc/2/status", status: .missing, errno: 2),
+            .init(path: "/proc/1/task", kind: .directory, bytes: Array("1\n2\n".utf8)),
+        ]))
+        // The same comm again, the environ changed, the listing again: two entries stored as references.
+        try w.append(Sample(sequence: 1, wallNanos: 2, monoNanos: 3, files: [
+            .init(path: "/proc/1/comm", bytes: Array("a\u{01}b\u{7F}\u{2028}\n".utf8)),
+            .init(path: "/proc/1/environ", bytes: [0x41]),
             .init(path: "/proc/1/task", kind: .directory, bytes: Array("1\n2\n".utf8)),
         ]))
         try w.append(EventBatch(wallNanos: 3, monoNanos: 4, source: "/dev/kmsg", lines: [Array("6,1,2,-;Out of memory: Killed process 42 (a b)".utf8), [0xFF]]))

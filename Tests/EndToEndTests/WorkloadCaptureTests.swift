@@ -51,8 +51,10 @@ import Testing
         var samples: [Sample] = []
         for path in try Harness.files(in: dir, suffix: ".zst") {
             let r = try BundleReader(path: path)
+            var decoder = SampleDecoder(window: 0)
             while let rec = r.next() {
-                if rec.type == .sample { samples.append(try RecordCodec.decodeSample(rec.payload)) }
+                if rec.type == .header { decoder = SampleDecoder(header: try RecordCodec.decodeHeader(rec.payload)) }
+                if rec.type == .sample { samples.append(try decoder.decode(rec.payload)) }
             }
         }
         #expect(samples.count >= 10)

@@ -58,9 +58,13 @@ import Testing
         let spool = try Spool(directory: t.root, deviceID: "d")
         let final = t.root + "/d-20260101T000000Z-0000.zst"
         let w = try BundleWriter(path: final, header: header())
-        for i in 0..<3 {
-            try w.append(Sample(sequence: UInt64(i), wallNanos: Int64(i), monoNanos: UInt64(i), files: [FileCapture(path: "/proc/meminfo", bytes: Array("x\(i)".utf8))]))
+        // /proc/version repeats: samples 1 and 2 store it as a reference to sample 0, which recovery must keep valid.
+        let written = (0..<3).map { i in
+            Sample(sequence: UInt64(i), wallNanos: Int64(i), monoNanos: UInt64(i), files: [
+                FileCapture(path: "/proc/meminfo", bytes: Array("x\(i)".utf8)), FileCapture(path: "/proc/version", bytes: Array("Linux 6.1\n".utf8)),
+            ])
         }
+        for s in written { try w.append(s) }
         // No close: the writer is dropped as a crash would leave it. An empty .open is removed.
         FileManager.default.createFile(atPath: t.root + "/d-20260101T000001Z-0001.zst.open", contents: Data())
         let log = spool.recoverLeftovers()
@@ -68,9 +72,17 @@ import Testing
         #expect(log.contains { $0.contains("removed d-20260101T000001Z-0001.zst.open") }, "\(log)")
         let reader = try BundleReader(path: final)
         var types: [RecordType] = []
-        while let r = reader.next() { types.append(r.type) }
+        var decoder = SampleDecoder(window: 0)
+        var samples: [Sample] = []
+        while let r = reader.next() {
+            types.append(r.type)
+            if r.type == .header { decoder = SampleDecoder(header: try RecordCodec.decodeHeader(r.payload)) }
+            if r.type == .sample { samples.append(try decoder.decode(r.payload)) }
+        }
         #expect(reader.isComplete)
         #expect(types == [.header, .sample, .sample, .sample, .end])
+        #expect(samples == written)
+        #expect(decoder.resolved == 2)
         let names = try FileManager.default.contentsOfDirectory(atPath: t.root)
         #expect(names == ["d-20260101T000000Z-0000.zst"])
         _ = w

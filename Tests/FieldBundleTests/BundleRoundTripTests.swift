@@ -39,10 +39,13 @@ import Testing
         #expect(reader.isComplete)
         #expect(records.count == written.count + 2)
         #expect(records.first?.type == .header)
-        #expect(try RecordCodec.decodeHeader(records[0].payload) == testHeader())
+        var header = testHeader()
+        header.sameWindow = WriterOptions.device.sameWindow
+        #expect(try RecordCodec.decodeHeader(records[0].payload) == header)
+        var samples = SampleDecoder(header: header)
         for (r, w) in zip(records.dropFirst(), written) {
             switch w {
-            case .sample(let s): #expect(try RecordCodec.decodeSample(r.payload) == s)
+            case .sample(let s): #expect(try samples.decode(r.payload) == s)
             case .event(let e): #expect(try RecordCodec.decodeEvent(r.payload) == e)
             case .stats(let s): #expect(try RecordCodec.decodeStats(r.payload) == s)
             case .raw(let t, let p):

@@ -161,7 +161,8 @@ private struct SmallBundle {
         let dir = makeTempDirectory()
         defer { removeTree(dir) }
         var rng = SeededRandom(seed: 8)
-        let w = try BundleWriter(path: dir + "/m.zst", header: testHeader())
+        // Every sample stored whole (no references to the previous capture): the stream itself must be large.
+        let w = try BundleWriter(path: dir + "/m.zst", header: testHeader(), options: WriterOptions(sameWindow: 0))
         let content = randomBytes(60_000, &rng, text: true)
         for i in 0..<2000 {
             try w.append(Sample(sequence: UInt64(i), wallNanos: 0, monoNanos: 0, files: [FileCapture(path: "/p", bytes: content)]))

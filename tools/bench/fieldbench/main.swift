@@ -41,11 +41,15 @@ func loadSamples(_ path: String) -> (BundleHeader, [Sample]) {
     let reader: BundleReader
     do { reader = try BundleReader(path: path) } catch { fail(error.message) }
     var header: BundleHeader?
+    var decoder = SampleDecoder(window: 0)
     var samples: [Sample] = []
     while let r = reader.next() {
         do {
-            if r.type == .header { header = try RecordCodec.decodeHeader(r.payload) }
-            if r.type == .sample { samples.append(try RecordCodec.decodeSample(r.payload)) }
+            if r.type == .header {
+                header = try RecordCodec.decodeHeader(r.payload)
+                decoder = SampleDecoder(header: header!)
+            }
+            if r.type == .sample { samples.append(try decoder.decode(r.payload)) }
         } catch { fail("\(path): \(error.message)") }
     }
     guard let h = header, !samples.isEmpty else { fail("\(path) has no header or no samples") }
@@ -120,10 +124,12 @@ func readBench(_ args: [String]) {
     do { reader = try BundleReader(path: path) } catch { fail(error.message) }
     var records = 0
     var files = 0
+    var decoder = SampleDecoder(window: 0)
     while let r = reader.next() {
         records += 1
+        if typed && r.type == .header, let h = try? RecordCodec.decodeHeader(r.payload) { decoder = SampleDecoder(header: h) }
         if typed && r.type == .sample {
-            do { files += try RecordCodec.decodeSample(r.payload).files.count } catch { fail(error.message) }
+            do { files += try decoder.decode(r.payload).files.count } catch { fail(error.message) }
         }
     }
     let elapsed = Clock.monotonicNanos() - t0
@@ -153,9 +159,11 @@ func rereadBench(_ args: [String]) {
     do { reader = try BundleReader(path: path) } catch { fail(error.message) }
     var samples: [Sample] = []
     var cpu: [UInt64] = []
+    var decoder = SampleDecoder(window: 0)
     while let r = reader.next() {
         do {
-            if r.type == .sample { samples.append(try RecordCodec.decodeSample(r.payload)) }
+            if r.type == .header { decoder = SampleDecoder(header: try RecordCodec.decodeHeader(r.payload)) }
+            if r.type == .sample { samples.append(try decoder.decode(r.payload)) }
             if r.type == .stats {
                 let s = try RecordCodec.decodeStats(r.payload)
                 cpu.append(s.cpuUserMicros + s.cpuSystemMicros)
@@ -220,6 +228,9 @@ func followBench(_ args: [String]) {
     var readCPU: [UInt64] = []
     var alone: [Int] = []
     var lastSize: UInt64 = 0
+    // Carried across polls: each poll reads the bundle from the start but decodes only the samples not seen yet,
+    // in order, so that entries stored as references resolve.
+    var decoder = SampleDecoder(window: 0)
     while true {
         var st = stat()
         guard stat(path, &st) == 0 else { break }  // renamed: the agent closed it
@@ -228,13 +239,22 @@ func followBench(_ args: [String]) {
         lastSize = size
         guard let reader = try? BundleReader(path: path) else { break }
         var count = 0
-        var last: [UInt8]?
+        var latest: Sample?
         while let r = reader.next() {
-            if r.type == .header, let h = try? RecordCodec.decodeHeader(r.payload), h.intervalNanos > 0 { interval = h.intervalNanos }
-            if r.type == .sample { count += 1; last = r.payload }
+            if seen == 0, r.type == .header, let h = try? RecordCodec.decodeHeader(r.payload) {
+                if h.intervalNanos > 0 { interval = h.intervalNanos }
+                decoder = SampleDecoder(header: h)
+            }
+            if r.type == .sample {
+                count += 1
+                if count > seen {
+                    guard let s = try? decoder.decode(r.payload) else { fail("\(path): a sample does not decode") }
+                    latest = s
+                    seen = count
+                }
+            }
         }
-        guard count > seen, let payload = last, let sample = try? RecordCodec.decodeSample(payload) else { continue }
-        seen = count
+        guard let sample = latest else { continue }
         growth.append((count, size))
         alone.append(perSampleZstd3(sample))
         // Half an interval after the agent's sample: as far from its reads as from its next ones.
