@@ -33,6 +33,8 @@ struct Sampler {
     private var maxSampleNanos: UInt64 = 0
     private var droppedBytes: UInt64 = 0
     private var lastError = ""
+    /// Read buffer kept from one sample to the next (ProcFS.readFile(_:scratch:)).
+    private var readScratch: [UInt8] = []
 
     init(options: AgentOptions) throws(AgentError) {
         self.options = options
@@ -243,10 +245,14 @@ struct Sampler {
         let root = options.procRoot
         var files: [FileCapture] = []
         let sysRoot = options.sysRoot
+        var scratch: [UInt8] = []
+        swap(&scratch, &readScratch)
+        // A file of several MiB read once is not worth keeping a buffer that size for.
+        defer { if scratch.count <= 1 << 20 { swap(&scratch, &readScratch) } }
         func read(_ logical: String, _ kind: EntryKind) -> FileCapture {
             // "/proc/..." under the proc root, "/sys/..." under the sys root.
             let real = logical.hasPrefix("/sys/") ? sysRoot + logical.dropFirst(4) : root + logical.dropFirst(5)
-            var c = kind == .directory ? ProcFS.listDirectory(real) : ProcFS.readFile(real)
+            var c = kind == .directory ? ProcFS.listDirectory(real) : ProcFS.readFile(real, scratch: &scratch)
             c.path = logical
             return c
         }

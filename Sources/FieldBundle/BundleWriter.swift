@@ -85,6 +85,8 @@ public final class BundleWriter {
     private var state: State = .open
     /// Off for writers made from a raw header (recovery copies records as they are, references included).
     private var references = ReferenceTable(window: 0, seed: 0)
+    /// The last sample payload, whose storage the next one reuses (one large allocation per bundle, not per sample).
+    private var sampleBuffer: [UInt8] = []
 
     private enum State { case open, closed, failed }
 
@@ -159,8 +161,13 @@ public final class BundleWriter {
     /// Appends a sample and flushes, so it survives a crash of the agent from here on.
     public func append(_ sample: Sample) throws(BundleError) {
         let plan = references.plan(sample)
-        try write(.sample, payload: RecordCodec.encode(sample, same: plan.same), flush: true)
+        var previous: [UInt8] = []
+        swap(&previous, &sampleBuffer)
+        // Handed over, not copied: the encoder then owns the only reference and keeps the storage.
+        let payload = RecordCodec.encode(sample, same: plan.same, reusing: consume previous)
+        try write(.sample, payload: payload, flush: true)
         references.commit(sample, prints: plan.prints)
+        sampleBuffer = payload
         if options.fsync == .sample { try sync() }
     }
 

@@ -103,6 +103,14 @@ public struct CBOREncoder: Sendable {
     /// A fresh encoder; `capacity` avoids regrowth for large payloads.
     public init(capacity: Int = 256) { bytes.reserveCapacity(capacity) }
 
+    /// An encoder that writes into `buffer`'s storage (emptied first), so a caller encoding one large payload after
+    /// another reuses one allocation: pass in the previous payload once it is no longer needed.
+    public init(reusing buffer: consuming [UInt8], capacity: Int) {
+        bytes = buffer
+        bytes.removeAll(keepingCapacity: true)
+        bytes.reserveCapacity(capacity)
+    }
+
     private mutating func head(_ major: UInt8, _ value: UInt64) {
         let m = major << 5
         switch value {

@@ -44,10 +44,12 @@ public enum RecordCodec {
     ///
     /// `same[i]` true stores entry i as a reference to the same path's previous capture in the bundle (status
     /// `same`, no data; format 1.1): `BundleWriter` decides, because only it knows what the bundle holds.
-    public static func encode(_ s: Sample, same: [Bool] = []) -> [UInt8] {
+    ///
+    /// `reusing` is a buffer whose storage the payload may take over (the previous sample's payload).
+    public static func encode(_ s: Sample, same: [Bool] = [], reusing: consuming [UInt8] = []) -> [UInt8] {
         var size = 64
         for (i, f) in s.files.enumerated() { size += (i < same.count && same[i] ? 0 : f.bytes.count) + f.path.utf8.count + 40 }
-        var e = CBOREncoder(capacity: size)
+        var e = CBOREncoder(reusing: consume reusing, capacity: size)
         e.beginMap(5)
         e.encode("seq"); e.encode(s.sequence)
         e.encode("wall_ns"); e.encode(s.wallNanos)

@@ -67,7 +67,9 @@ import Testing
         #expect(stacks.last! > stacks.first! + 10, "8 MiB stacks over time: \(stacks)")
         let threads = samples.compactMap { s in s.files.first { $0.path == "/proc/\(u)/status" } }
             .compactMap { String(decoding: $0.bytes, as: UTF8.self).split(separator: "\n").first { $0.hasPrefix("Threads:") } }
-        #expect(threads.allSatisfy { $0.hasSuffix("\t1") }, "\(Set(threads))")
+        // A new thread is alive for an instant before it ends, so a read can catch 2; never more, mostly 1.
+        #expect(threads.allSatisfy { $0.hasSuffix("\t1") || $0.hasSuffix("\t2") }, "\(Set(threads))")
+        #expect(threads.filter { $0.hasSuffix("\t1") }.count * 10 >= threads.count * 7, "\(threads)")
 
         // Growing: the thread list grows and the thread names say "worker".
         let lastDeep = try #require(samples.last { s in s.files.contains { $0.path.hasPrefix("/proc/\(g)/task/") && $0.path.hasSuffix("/comm") } })
