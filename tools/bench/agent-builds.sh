@@ -5,7 +5,7 @@
 #    (normal Swift, static Swift stdlib and libzstd, stripped).
 # 2. On this machine's /proc, with the leak workloads running, the old agent and the Embedded x86_64 builds (glibc
 #    dynamic, musl static) sample side by side at the default settings (1 s, deep every 10) for DURATION seconds:
-#    RSS (total and private, from /proc/PID/status once a second), CPU per sample against merely re-reading the
+#    RSS (total and private, from /proc/PID/status once per sample), CPU per sample against merely re-reading the
 #    same files, and bundle bytes per steady-state sample (the real bundle's growth) against zstd -3 of each sample
 #    alone. `fieldbench follow` does the last two beside each agent: it re-reads each new sample's entries from the
 #    live /proc while the same workload processes run (re-reading after the run found them gone and was too cheap).
@@ -52,15 +52,10 @@ for a in old x86_64-linux-gnu x86_64-linux-musl; do
   "$OUT/$a/fieldagent" --duration "$DURATION" --spool "$OUT/run-$a" --device-id "bench-$a" 2>"$OUT/run-$a.err" &
   pid[$a]=$!
   # Beside each agent, the same entries re-read from the live /proc half an interval after each of its samples.
-  "$BIN/fieldbench" follow "$OUT/run-$a" > "$OUT/follow-$a.txt" 2>&1 &
+  # It also reads the agent's VmRSS and RssAnon once per sample (a shell loop would spawn processes every second,
+  # which every agent then captures whole as new processes: that alone doubled the bytes per sample).
+  "$BIN/fieldbench" follow "$OUT/run-$a" --pid "${pid[$a]}" > "$OUT/follow-$a.txt" 2>&1 &
   follow[$a]=$!
-done
-# RSS once a second from outside: VmRSS (total) and RssAnon (private, the agent's own).
-for a in "${!pid[@]}"; do
-  ( while kill -0 "${pid[$a]}" 2>/dev/null; do
-      awk '/^VmRSS|^RssAnon|^RssFile/ {printf "%s %s ", $1, $2} END {print ""}' "/proc/${pid[$a]}/status" 2>/dev/null
-      sleep 1
-    done ) > "$OUT/rss-$a.txt" &
 done
 for a in "${!pid[@]}"; do wait "${pid[$a]}"; wait "${follow[$a]}" || true; done
 kill "${wl[@]}" 2>/dev/null || true
@@ -68,17 +63,10 @@ wait 2>/dev/null || true
 
 printf '| %s | %s | %s | %s | %s |\n' "agent" "VmRSS median / max (KiB)" "RssAnon median (KiB)" "CPU per sample: agent / reread (us)" "bytes per sample: bundle / zstd -3"
 for a in old x86_64-linux-gnu x86_64-linux-musl; do
-  rss=$(python3 - "$OUT/rss-$a.txt" <<'PY'
-import sys
-rows = [dict(zip(l.split()[0::2], map(int, l.split()[1::2]))) for l in open(sys.argv[1]) if "VmRSS" in l]
-rows = rows[5:] or rows  # steady state: after the first deep cycle has started
-v = sorted(r["VmRSS:"] for r in rows); p = sorted(r.get("RssAnon:", 0) for r in rows)
-print(f"{v[len(v)//2]} / {v[-1]}|{p[len(p)//2]}")
-PY
-)
   f=$(cat "$OUT/follow-$a.txt")
-  cpu=$(sed -E 's/.*agent ([0-9]+) us, reading the same entries ([0-9]+) us, ratio ([0-9.]+).*/\1 \/ \2 = \3x/' <<< "$f")
-  size=$(sed -E 's/.*bundle ([0-9]+) B, each sample alone with zstd -3 ([0-9]+) B, ratio (1\/[0-9.]+).*/\1 \/ \2 = \3/' <<< "$f")
+  rss=$(sed -nE 's/^rss: VmRSS median ([0-9]+) KiB, max ([0-9]+) KiB; RssAnon median ([0-9]+) KiB.*/\1 \/ \2|\3/p' <<< "$f")
+  cpu=$(sed -nE 's/.*agent ([0-9]+) us, reading the same entries ([0-9]+) us, ratio ([0-9.]+).*/\1 \/ \2 = \3x/p' <<< "$f")
+  size=$(sed -nE 's/.*bundle ([0-9]+) B, each sample alone with zstd -3 ([0-9]+) B, ratio (1\/[0-9.]+).*/\1 \/ \2 = \3/p' <<< "$f")
   printf '| %s | %s | %s | %s | %s |\n' "$a" "${rss%%|*}" "${rss##*|}" "$cpu" "$size"
 done
 

@@ -208,7 +208,15 @@ func sleepNanos(_ n: UInt64) {
 /// sample (its stats records) against the re-reading, and the bundle's real growth per steady-state sample (the
 /// `.open` file's size after each flush) against each sample alone with `zstd -3`.
 func followBench(_ args: [String]) {
-    guard let spool = args.first else { fail("usage: fieldbench follow SPOOL") }
+    guard let spool = args.first else { fail("usage: fieldbench follow SPOOL [--pid AGENT_PID]") }
+    // The agent's memory, read here once per sample: a shell loop beside it would spawn processes every second,
+    // which the agents then capture whole as new processes.
+    let agentPID = option(args, "--pid")
+    var rss: [(total: Int, anon: Int)] = []
+    func statusKiB(_ text: String, _ key: String) -> Int? {
+        guard let line = text.split(separator: "\n").first(where: { $0.hasPrefix(key) }) else { return nil }
+        return Int(String(line.dropFirst(key.count).filter { $0.isNumber }))
+    }
     func bundles(_ suffix: String) -> [String] {
         guard case .ok = ProcFS.listDirectory(spool).status else { return [] }
         let listing = ProcFS.listDirectory(spool)
@@ -287,6 +295,12 @@ func followBench(_ args: [String]) {
         + "reading the same entries \(b) us, ratio \(String(Double(Int(Double(a) / Double(max(1, b)) * 100)) / 100)); "
         + "bytes per steady-state sample: bundle \(Int(perSample)) B, each sample alone with zstd -3 \(Int(zstd3)) B, "
         + "ratio 1/\(String(Double(Int(zstd3 / max(1, perSample) * 10)) / 10))")
+    // Steady state: after the first five samples (the first deep cycle has started).
+    let steady = rss.count > 10 ? Array(rss.dropFirst(5)) : rss
+    if !steady.isEmpty {
+        print("rss: VmRSS median \(median(steady.map(\.total))) KiB, max \(steady.map(\.total).max()!) KiB; "
+            + "RssAnon median \(median(steady.map(\.anon))) KiB (\(steady.count) readings)")
+    }
 }
 
 let args = Array(CommandLine.arguments.dropFirst())
