@@ -33,6 +33,10 @@ struct Sampler {
     private var maxSampleNanos: UInt64 = 0
     private var droppedBytes: UInt64 = 0
     private var lastError = ""
+    /// The previous sample, alive until the next one is written. Each sample allocates hundreds of buffers and
+    /// frees them all at once; musl's allocator then unmapped the emptied groups and mapped them again at the next
+    /// sample (about 70 mmap/munmap pairs per sample here). Holding one sample keeps its groups in use.
+    private var previousSample: Sample?
     /// Read buffer kept from one sample to the next (ProcFS.readFile(_:scratch:)).
     private var readScratch: [UInt8] = []
 
@@ -116,6 +120,7 @@ struct Sampler {
                 if let e = events { try w.append(e) }
                 try w.append(stats)
             }
+            previousSample = sample
             sampleSequence += 1
             let rejected = link.takeRejected()
             if !rejected.isEmpty {

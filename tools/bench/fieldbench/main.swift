@@ -269,12 +269,18 @@ func followBench(_ args: [String]) {
         let due = sample.monoNanos &+ interval / 2
         let now = Clock.monotonicNanos()
         if due > now { sleepNanos(due - now) }
-        let before = cpuMicros(); let beforeTotal = before.user + before.system
+        let before = cpuMicros()
+        let beforeTotal = before.user + before.system
         _ = ProcFS.listDirectory("/proc")
         for f in sample.files {
             _ = f.kind == .directory ? ProcFS.listDirectory(f.path) : ProcFS.readFile(f.path)
         }
-        let after = cpuMicros(); readCPU.append(after.user + after.system - beforeTotal)
+        let after = cpuMicros()
+        readCPU.append(after.user + after.system - beforeTotal)
+        if let pid = agentPID {
+            let text = String(decoding: ProcFS.readFile("/proc/\(pid)/status").bytes, as: UTF8.self)
+            if let t = statusKiB(text, "VmRSS:"), let a = statusKiB(text, "RssAnon:") { rss.append((t, a)) }
+        }
     }
     // The agent renamed NAME.zst.open to NAME.zst: its stats records give its own CPU per sample.
     let closed = String(path.dropLast(".open".count))
