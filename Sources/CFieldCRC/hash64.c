@@ -11,25 +11,37 @@ static const uint64_t P3 = 0x165667B19E3779F9ULL;
 static const uint64_t P4 = 0x85EBCA77C2B2AE63ULL;
 static const uint64_t P5 = 0x27D4EB2F165667C5ULL;
 
-static inline uint64_t rotl(uint64_t x, int r) { return (x << r) | (x >> (64 - r)); }
+// Forced inline: the agent's C is built with -Os, which otherwise keeps these as calls in the inner loop.
+#define HOT static inline __attribute__((always_inline))
 
-static inline uint64_t le64(const unsigned char *p) {
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; i--) v = (v << 8) | p[i];
+HOT uint64_t rotl(uint64_t x, int r) { return (x << r) | (x >> (64 - r)); }
+
+// Unaligned little-endian loads: one instruction where the CPU allows it.
+HOT uint64_t le64(const unsigned char *p) {
+    uint64_t v;
+    memcpy(&v, p, sizeof v);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    v = __builtin_bswap64(v);
+#endif
     return v;
 }
 
-static inline uint32_t le32(const unsigned char *p) {
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+HOT uint32_t le32(const unsigned char *p) {
+    uint32_t v;
+    memcpy(&v, p, sizeof v);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    v = __builtin_bswap32(v);
+#endif
+    return v;
 }
 
-static inline uint64_t round64(uint64_t acc, uint64_t input) {
+HOT uint64_t round64(uint64_t acc, uint64_t input) {
     acc += input * P2;
     acc = rotl(acc, 31);
     return acc * P1;
 }
 
-static inline uint64_t merge(uint64_t acc, uint64_t lane) {
+HOT uint64_t merge(uint64_t acc, uint64_t lane) {
     acc ^= round64(0, lane);
     return acc * P1 + P4;
 }

@@ -82,6 +82,14 @@ import Testing
             // glibc's loader counts as the C library: on ARM it exports the stack protector's guard.
             let cLibrary = ["libc.so", "libm.so", "ld-linux"]
             #expect(!needed.isEmpty && needed.allSatisfy { n in cLibrary.contains { n.hasPrefix($0) } }, "\(needed)")
+            // The newest glibc symbol version it needs is what the README promises (2.34: pthread in libc, 64-bit
+            // time on 32-bit ARM). A glibc 2.36 symbol (arc4random_buf) once slipped in through the stdlib.
+            let versions = try Harness.run("/usr/bin/env", ["readelf", "-V", agent])
+            let newest = versions.text.split(separator: " ").compactMap { word -> Int? in
+                guard word.hasPrefix("GLIBC_2.") else { return nil }
+                return Int(word.dropFirst("GLIBC_2.".count).prefix { $0.isNumber })
+            }.max() ?? 0
+            #expect(newest <= 34, "\(agent) needs GLIBC_2.\(newest)")
         }
         let size = try #require(try FileManager.default.attributesOfItem(atPath: agent)[.size] as? Int)
         #expect(size <= 2 << 20, "\(agent): \(size) bytes, over the 2 MiB budget")

@@ -13,9 +13,10 @@ const char *_swift_stdlib_strtod_clocale(const char *text, double *result) {
     return end;
 }
 
-// Embedded Swift seeds its hash tables with arc4random_buf. glibc has it from 2.36 on, musl and older C libraries
-// do not: this weak definition steps in there (a C library's own, where present, wins at static link time).
-#if !defined(__GLIBC__) || defined(__UCLIBC__) || (__GLIBC__ == 2 && __GLIBC_MINOR__ < 36)
+// Embedded Swift seeds its hash tables with arc4random_buf. musl and older C libraries do not have it, and glibc only
+// from 2.36 on: linking glibc's would make every glibc build refuse to start on a board with glibc 2.34 or 2.35
+// ("GLIBC_2.36 not found"). So the agent always carries its own; weak, so that a static C library that does
+// define it (uClibc-ng) does not clash.
 #include <sys/syscall.h>
 __attribute__((weak)) void arc4random_buf(void *buffer, size_t size) {
     unsigned char *p = buffer;
@@ -45,4 +46,3 @@ __attribute__((weak)) void arc4random_buf(void *buffer, size_t size) {
         size -= (size_t)got;
     }
 }
-#endif
