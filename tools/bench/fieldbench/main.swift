@@ -171,11 +171,7 @@ func rereadBench(_ args: [String]) {
         } catch { fail(error.message) }
     }
     guard samples.count > 2, cpu.count > 2 else { fail("\(path) needs several samples and stats records") }
-    func usage() -> UInt64 {
-        var ru = rusage()
-        getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &ru)
-        return UInt64(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1_000_000 + UInt64(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec)
-    }
+    func usage() -> UInt64 { let c = cpuMicros(); return c.user + c.system }
     // Same rhythm as the agent: caches cool down between samples just as they do for it.
     let gap = samples.count > 1 ? samples[1].monoNanos &- samples[0].monoNanos : 0
     var readCPU: [UInt64] = []
