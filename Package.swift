@@ -45,9 +45,12 @@ let package = Package(
             name: "FieldBundle", dependencies: ["FieldModel", "CZstd", "CFieldCRC", "CFieldPlatform"], path: "Sources/FieldBundle"),
         .target(name: "FieldLinux", dependencies: ["FieldModel", "FieldSystem", "CFieldPlatform"], path: "Backends/Linux"),
         .target(name: "FieldSylixOS", dependencies: ["FieldModel", "FieldSystem", "CFieldPlatform"], path: "Backends/SylixOS"),
+        // Every backend, in one list shared by the agent and the analysis. A new OS: a folder under Backends/, a
+        // target like the two above, a dependency here, a line in BackendRegistry.all.
+        .target(name: "FieldBackends", dependencies: ["FieldModel", "FieldLinux", "FieldSylixOS"], path: "Sources/FieldBackends"),
         .target(
             name: "FieldAgent",
-            dependencies: ["FieldModel", "FieldSystem", "FieldBundle", "FieldLinux", "FieldSylixOS", "CFieldHTTP", "CFieldPlatform"],
+            dependencies: ["FieldModel", "FieldSystem", "FieldBundle", "FieldBackends", "CFieldHTTP", "CFieldPlatform"],
             path: "Sources/FieldAgent"
         ),
         // A C main: the agent gets argc/argv from the C runtime in both builds (Embedded Swift has no CommandLine).
@@ -56,7 +59,8 @@ let package = Package(
         // Host side.
         .target(
             name: "FieldAnalysis",
-            dependencies: ["FieldModel", "FieldBundle", "FieldLinux", "FieldSylixOS"],
+            // No backend module directly: analysis reads observations, from whichever backend the registry names.
+            dependencies: ["FieldModel", "FieldBundle", "FieldBackends"],
             path: "Sources/FieldAnalysis"
         ),
         .target(
@@ -81,10 +85,10 @@ let package = Package(
         ),
 
         // Tests, and the helpers they share.
-        .target(name: "FieldTestKit", path: "Tests/FieldTestKit"),
+        .target(name: "FieldTestKit", dependencies: ["FieldModel"], path: "Tests/FieldTestKit"),
         .testTarget(name: "FieldBundleTests", dependencies: ["FieldBundle", "FieldModel", "CFieldCRC", "CZstd"], path: "Tests/FieldBundleTests"),
         .testTarget(
-            name: "FieldAnalysisTests", dependencies: ["FieldAnalysis", "FieldBundle", "FieldModel"], path: "Tests/FieldAnalysisTests"),
+            name: "FieldAnalysisTests", dependencies: ["FieldAnalysis", "FieldBundle", "FieldModel", "FieldBackends", "FieldTestKit"], path: "Tests/FieldAnalysisTests"),
         .testTarget(
             name: "FieldAgentTests", dependencies: ["FieldAgent", "FieldBundle", "FieldModel", "FieldTestKit"],
             path: "Tests/FieldAgentTests"),

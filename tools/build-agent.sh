@@ -168,6 +168,7 @@ swift_module FieldSystem Sources/FieldSystem
 swift_module FieldBundle Sources/FieldBundle
 swift_module FieldLinux Backends/Linux
 swift_module FieldSylixOS Backends/SylixOS
+swift_module FieldBackends Sources/FieldBackends
 swift_module FieldAgent Sources/FieldAgent
 
 # The Unicode tables of the Embedded stdlib (String comparison and hashing). The armv7 archive is marked

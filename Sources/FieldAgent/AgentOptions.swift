@@ -1,3 +1,4 @@
+import FieldBackends
 import FieldBundle
 import FieldModel
 import FieldSystem

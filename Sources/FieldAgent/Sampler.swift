@@ -1,3 +1,4 @@
+import FieldBackends
 import CFieldHTTP
 import CFieldPlatform
 import FieldBundle
@@ -155,7 +156,8 @@ struct Sampler {
             agent: AgentCommand.version, backend: backend.identifier,
             osIdentity: ProcFS.readFile(options.procRoot + "/version", maxBytes: 4096).bytes, deviceID: spool.deviceID,
             bootID: backend.bootID(procRoot: options.procRoot), wallNanos: wall, monoNanos: mono,
-            intervalNanos: intervalNanos, procRoot: options.procRoot, sequence: bundleSequence, plan: plan)
+            intervalNanos: intervalNanos, procRoot: options.procRoot, sequence: bundleSequence, plan: plan,
+            agentPID: getpid())
         do {
             let w = try BundleWriter(path: spool.freeBundlePath(wallNanos: wall, sequence: bundleSequence), header: header)
             writer = w

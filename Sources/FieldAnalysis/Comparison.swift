@@ -4,9 +4,9 @@ import Foundation
 public struct ComparisonRow: Sendable, Codable {
     /// Device id.
     public var device: String
-    /// `linux` or `sylixos`.
+    /// The device's backend identifier.
     public var os: String
-    /// `thread`, `memory`, or a SylixOS pool name.
+    /// `thread`, `memory`, or an OS's own pool name.
     public var resource: String
     /// For process-level limits, the process that runs out first.
     public var pid: Int32?
@@ -26,9 +26,11 @@ public struct ComparisonRow: Sendable, Codable {
     public var etaSeconds: Double?
     /// The limit that binds.
     public var binding: String?
+    /// What the row's verdict rests on: `exhausted`, `trend`, or `no trend` (no evidence of exhaustion).
+    public var evidence: String
 
     enum CodingKeys: String, CodingKey {
-        case device, os, resource, pid, process, limit, peak, used, percent, binding
+        case device, os, resource, pid, process, limit, peak, used, percent, binding, evidence
         case growthPerHour = "growth_per_hour"
         case etaSeconds = "eta_seconds"
     }
@@ -36,22 +38,22 @@ public struct ComparisonRow: Sendable, Codable {
 
 /// Builds the comparison from quotas.
 public enum Comparison {
-    /// One row per device and resource. For threads on Linux, the process that runs out first (or the system's
-    /// task limit when that comes first); a SylixOS `thread` pool is the device's thread row. Other resources
-    /// are kept when at least two devices have them.
+    /// One row per device and resource. For threads, the limit with evidence that runs out first (a process's
+    /// ceiling or the system's); without such evidence, the thread limit with the least room, marked `no trend`.
+    /// Other resources are kept when at least two devices report them for the whole system.
     public static func rows(_ quotas: [Quota]) -> [ComparisonRow] {
         func row(_ q: Quota) -> ComparisonRow {
             let rate = (q.etaSeconds ?? 0) > 0 ? (q.limit - q.used) / q.etaSeconds! * 3600 : 0
             return ComparisonRow(device: q.device, os: q.os, resource: q.resource, pid: q.pid, process: q.process, limit: q.limit,
                 peak: q.peak, used: q.used, percent: q.limit > 0 ? (q.used / q.limit * 1000).rounded() / 10 : 0,
-                growthPerHour: rate, etaSeconds: q.etaSeconds, binding: q.binding ?? (q.os == "sylixos" ? "kernel/objects total" : nil))
+                growthPerHour: rate, etaSeconds: q.etaSeconds, binding: q.binding, evidence: q.evidence)
         }
         func first(_ a: Quota, _ b: Quota) -> Bool {
             switch (a.etaSeconds, b.etaSeconds) {
             case let (x?, y?): return x < y
             case (.some, nil): return true
             case (nil, .some): return false
-            case (nil, nil): return a.used / max(a.limit, 1) > b.used / max(b.limit, 1)
+            case (nil, nil): return a.limit - a.used < b.limit - b.used
             }
         }
         var out: [ComparisonRow] = []
@@ -60,26 +62,30 @@ public enum Comparison {
             let mine = quotas.filter { $0.device == d }
             if let t = mine.filter({ $0.resource == "thread" }).sorted(by: first).first { out.append(row(t)) }
         }
-        // Other resources that at least two devices report.
         let others = Dictionary(grouping: quotas.filter { $0.resource != "thread" && $0.scope == "system" }, by: \.resource)
-        for (resource, qs) in others.sorted(by: { $0.key < $1.key }) where Set(qs.map(\.device)).count >= 2 {
+        for (_, qs) in others.sorted(by: { $0.key < $1.key }) where Set(qs.map(\.device)).count >= 2 {
             for d in devices { if let q = qs.filter({ $0.device == d }).sorted(by: first).first { out.append(row(q)) } }
-            _ = resource
         }
         return out
     }
 
-    /// The one-line answer: which device runs out of threads first, and why.
+    /// The one-line answer: which device runs out of threads first, and why; only from evidence (a limit reached,
+    /// or a significant, sustained trend toward it).
     public static func verdict(_ rows: [ComparisonRow]) -> String {
         let threads = rows.filter { $0.resource == "thread" }
         guard !threads.isEmpty else { return "no device reports a thread limit" }
-        let ranked = threads.sorted { ($0.etaSeconds ?? .infinity) < ($1.etaSeconds ?? .infinity) }
         func describe(_ r: ComparisonRow) -> String {
-            let when = r.etaSeconds.map { $0 == 0 ? "has already run out" : "runs out in \(Analyzer.duration($0))" } ?? "is not running out"
             let who = r.pid.map { ", pid \($0) (\(r.process ?? ""))" } ?? ""
-            return "\(r.device) (\(r.os)) \(when): \(Int(r.used)) of \(Int(r.limit)) threads, bound by \(r.binding ?? "?")\(who)"
+            guard let eta = r.etaSeconds else {
+                return "\(r.device) (\(r.os)): no evidence of exhaustion (\(Format.count(r.used)) of \(Format.count(r.limit)) threads, tightest limit \(r.binding ?? "?")\(who))"
+            }
+            let when = eta == 0 ? "has already run out" : "runs out in \(Format.duration(eta))"
+            return "\(r.device) (\(r.os)) \(when): \(Format.count(r.used)) of \(Format.count(r.limit)) threads, bound by \(r.binding ?? "?")\(who)"
         }
-        guard let top = ranked.first, top.etaSeconds != nil else { return "no device is running out of threads" }
+        let ranked = threads.sorted { ($0.etaSeconds ?? .infinity, $0.device) < ($1.etaSeconds ?? .infinity, $1.device) }
+        guard let top = ranked.first, top.etaSeconds != nil else {
+            return "no evidence that any device runs out of threads. " + ranked.map(describe).joined(separator: "; ")
+        }
         let rest = ranked.dropFirst().map(describe).joined(separator: "; ")
         return "first to run out of threads: \(describe(top))" + (rest.isEmpty ? "" : ". Then: \(rest)")
     }
@@ -90,9 +96,9 @@ public enum Comparison {
         let header = ["device", "os", "resource", "limit", "peak", "used", "%", "growth/h", "runs out in", "binding"]
         var table = [header]
         for r in rows {
-            table.append([r.device, r.os, r.resource, String(Int(r.limit)), String(Int(r.peak)), String(Int(r.used)),
-                Analyzer.format1(r.percent), Analyzer.format1(r.growthPerHour),
-                r.etaSeconds.map { $0 == 0 ? "exhausted" : Analyzer.duration($0) } ?? "-",
+            table.append([r.device, r.os, r.resource, Format.count(r.limit), Format.count(r.peak), Format.count(r.used),
+                Format.one(r.percent), Format.one(r.growthPerHour),
+                r.etaSeconds.map { $0 == 0 ? "exhausted" : Format.duration($0) } ?? "no evidence",
                 (r.binding ?? "-") + (r.pid.map { " (pid \($0) \(r.process ?? ""))" } ?? "")])
         }
         let widths = (0..<header.count).map { c in table.map { $0[c].count }.max() ?? 0 }

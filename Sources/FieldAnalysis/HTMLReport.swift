@@ -13,72 +13,69 @@ public enum HTMLReport {
 
     public static func render(findings: [Finding], quotas: [Quota], devices: [DeviceTimeline]) -> String {
         var body = ""
-        let t0 = devices.flatMap { $0.system.map(\.wallNanos) }.min().map { Double($0) / 1e9 } ?? 0
+        let t0 = devices.compactMap { $0.sampleTimes.first }.min().map { Double($0) / 1e9 } ?? 0
+        func shifted(_ s: FieldAnalysis.Series) -> [(t: Double, v: Double)] { s.points.map { ($0.t - t0, $0.v) } }
         for d in devices.sorted(by: { $0.device < $1.device }) {
-            let span = Double((d.system.last?.wallNanos ?? 0) - (d.system.first?.wallNanos ?? 0)) / 1e9
-            body += "<h2>Device \(esc(d.device)) <small>\(esc(d.backend)), \(d.system.count) samples over \(Analyzer.duration(span))"
+            body += "<h2>Device \(esc(d.device)) <small>\(esc(d.backend)), \(d.sampleTimes.count) samples over \(Format.duration(d.spanSeconds))"
             body += d.boots.count > 1 ? ", \(d.boots.count - 1) reboot(s)" : ""
             body += d.gaps.isEmpty ? "" : ", \(d.gaps.count) gap(s) in the sampling"
             body += "</small></h2>\n"
+            for v in Report.verdict(d, findings: findings, quotas: quotas) { body += "<p class=verdict>\(esc(v))</p>\n" }
             for loss in d.lossSummary { body += "<p class=damage>data missing: \(esc(loss))</p>\n" }
             for b in d.bundles where b.damage != nil { body += "<p class=damage>bundle \(esc(b.path)): \(esc(b.damage!.description))</p>\n" }
+            for a in Report.agentLines(d) { body += "<p><small>\(esc(a))</small></p>\n" }
         }
         body += "<h2>Findings</h2>\n"
         if findings.isEmpty { body += "<p>No leaks or exhausted quotas found.</p>\n" }
-        body += "<table><tr><th>severity</th><th>kind</th><th>process</th><th>what</th><th>fix</th></tr>\n"
+        body += "<table><tr><th>severity</th><th>kind</th><th>process</th><th>what, and the evidence</th><th>fix</th></tr>\n"
         for f in findings {
             let who = f.pid.map { "\($0) (\(esc(f.process ?? "")))" } ?? ""
             let details = f.details.isEmpty ? "" : "<br><small>" + f.details.map(esc).joined(separator: "<br>") + "</small>"
-            body += "<tr class=\(f.severity.rawValue)><td>\(f.severity.rawValue)</td><td><code>\(f.kind.rawValue)</code></td><td>\(who)</td>"
-            body += "<td>\(esc(f.summary))\(details)</td><td>\(esc(f.fix))</td></tr>\n"
+            body += "<tr class=\(f.severity.rawValue)><td>\(f.severity.rawValue)<br><small>\(f.confidence.rawValue) confidence</small></td>"
+            body += "<td><code>\(f.kind.rawValue)</code></td><td>\(who)</td><td>\(esc(f.summary))\(details)</td><td>\(esc(f.fix))</td></tr>\n"
         }
         body += "</table>\n"
 
         // Charts for every process a finding names.
-        let flagged = Set(findings.compactMap { f in f.pid.map { "\(f.device)/\($0)" } })
+        let flagged = Set(findings.filter { $0.severity > .info }.compactMap { f in f.pid.map { "\(f.device)/\($0)" } })
         for d in devices.sorted(by: { $0.device < $1.device }) {
             for t in d.processes.values.sorted(by: { $0.key < $1.key }) where flagged.contains("\(d.device)/\(t.key.pid)") {
-                func s(_ f: (ProcessPoint) -> Double?) -> [(t: Double, v: Double)] {
-                    t.points.compactMap { p in f(p).map { (Double(p.wallNanos) / 1e9 - t0, $0) } }
-                }
                 body += "<h3>pid \(t.key.pid) (\(esc(t.name)))</h3>\n<div class=charts>\n"
                 body += chart("virtual and resident size", unit: .bytes, [
-                    Series(name: "virtual", colour: "#c0392b", points: s { $0.virtualBytes.map { Double($0) } }),
-                    Series(name: "resident", colour: "#2471a3", points: s { $0.residentBytes.map { Double($0) } }),
+                    Series(name: "virtual", colour: "#c0392b", points: shifted(t.virtualBytes)),
+                    Series(name: "resident", colour: "#2471a3", points: shifted(t.residentBytes)),
+                    Series(name: "heap", colour: "#239b56", points: shifted(t.heapBytes)),
                 ])
                 body += chart("threads and stack-like regions", unit: .count, [
-                    Series(name: "live threads", colour: "#2471a3", points: s { $0.threads.map { Double($0) } }),
-                    Series(name: "stack-like regions", colour: "#c0392b", points: s { $0.maps.map { Double($0.stackLikeRegions) } }),
+                    Series(name: "live threads", colour: "#2471a3", points: shifted(t.threads)),
+                    Series(name: "stack-like regions", colour: "#c0392b", points: shifted(t.stackRegions)),
                 ])
                 body += chart("open descriptors", unit: .count, [
-                    Series(name: "fds", colour: "#7d3c98", points: s { $0.fds.map { Double($0) } }),
+                    Series(name: "fds", colour: "#7d3c98", points: shifted(t.descriptors)),
                 ])
                 body += "</div>\n"
             }
         }
 
-        // Quotas under pressure: usage against the limit, and the forecast to exhaustion.
-        let pressing = quotas.filter { $0.etaSeconds != nil || $0.used >= $0.limit * 0.5 }
+        // Quotas with evidence: use against the limit, and the forecast to exhaustion.
+        let pressing = quotas.filter { $0.etaSeconds != nil }
         if !pressing.isEmpty { body += "<h2>Quotas</h2>\n<div class=charts>\n" }
         for q in pressing {
-            guard q.scope == "process", let d = devices.first(where: { $0.device == q.device }),
-                  let t = d.processes.values.first(where: { $0.key.pid == q.pid }) else { continue }
-            let used: [(t: Double, v: Double)]
-            switch q.resource {
-            case "fd": used = t.points.compactMap { p in p.fds.map { (Double(p.wallNanos) / 1e9 - t0, Double($0)) } }
-            case "map_count": used = t.points.compactMap { p in p.maps.map { (Double(p.wallNanos) / 1e9 - t0, Double($0.mapCount)) } }
-            default: used = t.points.compactMap { p in p.threads.map { (Double(p.wallNanos) / 1e9 - t0, Double($0)) } }
-            }
-            guard let last = used.last else { continue }
+            guard let d = devices.first(where: { $0.device == q.device }),
+                  let h = d.quotas.values.first(where: { $0.key.resource == q.resource && $0.key.source == q.binding && $0.key.process?.pid == q.pid }),
+                  let last = h.used.last else { continue }
+            let used = shifted(h.used)
+            let lastPoint = (t: last.t - t0, v: last.v)
             var series = [Series(name: "used", colour: "#2471a3", points: used)]
-            var title = "\(q.resource), pid \(q.pid ?? 0) (\(q.process ?? "")): limit \(Int(q.limit)) (\(q.binding ?? "-"))"
+            let who = q.pid.map { "pid \($0) (\(q.process ?? ""))" } ?? "system"
+            var title = "\(q.resource), \(who): limit \(Format.count(q.limit)) (\(q.binding ?? "-"))"
             if let eta = q.etaSeconds, eta > 0 {
                 // Forecast to the limit, drawn up to three times the observed span so the chart stays readable.
-                let span = max(1, last.t - (used.first?.t ?? last.t))
+                let span = max(1, lastPoint.t - (used.first?.t ?? lastPoint.t))
                 let horizon = min(eta, 3 * span)
                 let slope = (q.limit - q.used) / eta
-                series.append(Series(name: "forecast", colour: "#e67e22", points: [last, (last.t + horizon, q.used + slope * horizon)], dashed: true))
-                title += ", runs out in \(Analyzer.duration(eta))"
+                series.append(Series(name: "forecast", colour: "#e67e22", points: [lastPoint, (lastPoint.t + horizon, q.used + slope * horizon)], dashed: true))
+                title += ", runs out in \(Format.duration(eta))"
             }
             body += chart(title, unit: .count, series, limit: q.limit)
         }
@@ -97,6 +94,7 @@ public enum HTMLReport {
             figure { margin: 0; border: 1px solid #ddd; padding: 6px; }
             figcaption { font-size: 12px; font-weight: bold; }
             .damage { color: #c0392b; }
+            .verdict { font-weight: bold; }
             small { color: #666; }
             </style></head><body>
             <h1>fieldctl analyze</h1>
@@ -117,7 +115,7 @@ public enum HTMLReport {
         let yMax = max(all.map(\.v).max()!, limit ?? 0, 1) * 1.05
         func x(_ t: Double) -> Double { left + (t - xMin) / (xMax - xMin) * (w - left - right) }
         func y(_ v: Double) -> Double { top + (1 - v / yMax) * (h - top - bottom) }
-        func label(_ v: Double) -> String { unit == .bytes ? Analyzer.bytes(v) : (v >= 10_000 ? "\(Int(v / 1000))k" : Analyzer.format1(v)) }
+        func label(_ v: Double) -> String { unit == .bytes ? Format.bytes(v) : (v >= 10_000 ? "\(Int(v / 1000))k" : Format.one(v)) }
         var svg = "<svg xmlns='http://www.w3.org/2000/svg' width='\(Int(w))' height='\(Int(h))' viewBox='0 0 \(Int(w)) \(Int(h))'>"
         svg += "<rect x='\(left)' y='\(top)' width='\(w - left - right)' height='\(h - top - bottom)' fill='#fafafa' stroke='#ccc'/>"
         for i in 0...4 {
@@ -127,14 +125,14 @@ public enum HTMLReport {
         }
         for i in 0...4 {
             let t = xMin + (xMax - xMin) * Double(i) / 4
-            svg += "<text x='\(x(t))' y='\(h - bottom + 14)' font-size='10' text-anchor='middle'>\(esc(Analyzer.duration(t)))</text>"
+            svg += "<text x='\(x(t))' y='\(h - bottom + 14)' font-size='10' text-anchor='middle'>\(esc(Format.duration(t)))</text>"
         }
         if let l = limit {
             svg += "<line x1='\(left)' x2='\(w - right)' y1='\(y(l))' y2='\(y(l))' stroke='#c0392b' stroke-width='1.5'/>"
             svg += "<text x='\(w - right - 2)' y='\(y(l) - 3)' font-size='10' text-anchor='end' fill='#c0392b'>limit \(esc(label(l)))</text>"
         }
         for s in series where !s.points.isEmpty {
-            let pts = s.points.map { "\(Analyzer.format1(x($0.t))),\(Analyzer.format1(y($0.v)))" }.joined(separator: " ")
+            let pts = s.points.map { "\(Format.one(x($0.t))),\(Format.one(y($0.v)))" }.joined(separator: " ")
             svg += "<polyline fill='none' stroke='\(s.colour)' stroke-width='2'\(s.dashed ? " stroke-dasharray='5,4'" : "") points='\(pts)'/>"
         }
         var lx = left

@@ -2,50 +2,109 @@ import Foundation
 
 /// Renders findings and quotas for a person (text) or a program (JSON, docs/analyze-json.md).
 public enum Report {
-    /// Plain text, most important first; ANSI colours only when `colour` is set (a terminal).
+    /// The answer first, per device: what leaks, in which process, the first limit to run out and when.
+    public static func verdict(_ d: DeviceTimeline, findings: [Finding], quotas: [Quota]) -> [String] {
+        let mine = findings.filter { $0.device == d.device && $0.severity > .info }
+        let leaks = mine.filter { Analyzer.leakKinds.contains($0.kind) }
+        var lines: [String] = []
+        if leaks.isEmpty && mine.isEmpty {
+            lines.append("no leaks found")
+        } else if !leaks.isEmpty {
+            let pids = Set(leaks.compactMap(\.pid))
+            let what = leaks.map { "\($0.kind.rawValue) in pid \($0.pid.map(String.init) ?? "-") (\($0.process ?? "?"))" }
+            lines.append("\(leaks.count) leak(s) in \(pids.count) process(es): " + what.prefix(4).joined(separator: "; ")
+                + (what.count > 4 ? "; and \(what.count - 4) more" : ""))
+        }
+        lines.append(firstToRunOut(d, quotas: quotas))
+        return lines
+    }
+
+    /// `first limit to run out: ...` or `no evidence that any limit runs out`.
+    public static func firstToRunOut(_ d: DeviceTimeline, quotas: [Quota]) -> String {
+        let mine = quotas.filter { $0.device == d.device && $0.etaSeconds != nil }
+        guard let q = mine.min(by: { ($0.etaSeconds!, $0.etaHighSeconds ?? .infinity) < ($1.etaSeconds!, $1.etaHighSeconds ?? .infinity) }) else {
+            return "no evidence that any limit runs out"
+        }
+        let who = q.pid.map { "pid \($0) (\(q.process ?? "?"))" } ?? "the system"
+        if q.etaSeconds == 0 {
+            return "exhausted: \(q.resource) limit \(Format.count(q.limit)) (\(q.binding ?? "-")) of \(who)"
+        }
+        let high = q.etaHighSeconds.map(Format.duration) ?? "never"
+        return "first limit to run out: \(q.resource) of \(who), \(Format.count(q.used)) of \(Format.count(q.limit)) (\(q.binding ?? "-")), "
+            + "in \(Format.duration(q.etaSeconds!)) (\(Format.duration(q.etaLowSeconds ?? q.etaSeconds!)) to \(high))"
+    }
+
+    /// Plain text: per device the verdict, then findings grouped by process with their evidence, then the quotas
+    /// that matter, then the agent's own cost. ANSI colours only when `colour` is set (a terminal).
     public static func text(findings: [Finding], quotas: [Quota], devices: [DeviceTimeline], colour: Bool) -> String {
         func paint(_ s: String, _ code: String) -> String { colour ? "\u{1B}[\(code)m\(s)\u{1B}[0m" : s }
         var lines: [String] = []
         for d in devices.sorted(by: { $0.device < $1.device }) {
-            let samples = d.system.count
-            let span = (d.system.last?.wallNanos ?? 0) - (d.system.first?.wallNanos ?? 0)
-            var head = "device \(d.device) (\(d.backend)): \(samples) samples over \(Analyzer.duration(Double(span) / 1e9)), \(d.processes.count) processes"
+            var head = "device \(d.device) (\(d.backend)): \(d.sampleTimes.count) samples over \(Format.duration(d.spanSeconds)), \(d.processes.count) processes"
             if d.boots.count > 1 { head += ", \(d.boots.count - 1) reboot(s)" }
             let gaps = d.gaps
-            if let longest = gaps.map(\.seconds).max() { head += ", \(gaps.count) gap(s) in the sampling (longest \(Analyzer.duration(longest)))" }
+            if let longest = gaps.map(\.seconds).max() { head += ", \(gaps.count) gap(s) in the sampling (longest \(Format.duration(longest)))" }
             lines.append(paint(head, "1"))
+            if d.uninterpretedSamples > 0 {
+                lines.append("  \(d.uninterpretedSamples) sample(s) of backend '\(d.backend)', which this fieldctl does not know: not interpreted")
+            }
             for loss in d.lossSummary { lines.append("  data missing: \(loss)") }
-            for b in d.bundles where b.damage != nil {
-                lines.append("  bundle \(b.path): \(b.damage!.description)")
+            for b in d.bundles where b.damage != nil { lines.append("  bundle \(b.path): \(b.damage!.description)") }
+            for v in verdict(d, findings: findings, quotas: quotas) { lines.append(paint("  " + v, "1")) }
+            let mine = findings.filter { $0.device == d.device }
+            let shown = mine.filter { $0.severity > .info }
+            // Grouped by process (system findings last), most severe process first.
+            let groups = Dictionary(grouping: shown) { $0.pid ?? -1 }
+            let order = groups.keys.sorted { a, b in
+                let sa = groups[a]!.map(\.severity).max()!, sb = groups[b]!.map(\.severity).max()!
+                return (a == -1 ? 0 : 1, sa, -a) > (b == -1 ? 0 : 1, sb, -b)
             }
-        }
-        if findings.isEmpty {
-            lines.append("no leaks or exhausted quotas found")
-        }
-        for f in findings {
-            let tag: String
-            switch f.severity {
-            case .critical: tag = paint("CRITICAL", "31;1")
-            case .warning: tag = paint("WARNING ", "33;1")
-            case .info: tag = paint("info    ", "36")
+            for pid in order {
+                let fs = groups[pid]!
+                lines.append(pid == -1 ? "  system" : "  pid \(pid) (\(fs[0].process ?? "?"))")
+                for f in fs {
+                    let tag: String
+                    switch f.severity {
+                    case .critical: tag = paint("CRITICAL", "31;1")
+                    case .warning: tag = paint("WARNING ", "33;1")
+                    case .info: tag = paint("info    ", "36")
+                    }
+                    lines.append("    \(tag) \(f.kind.rawValue) (\(f.confidence.rawValue) confidence): \(f.summary)")
+                    for x in f.details { lines.append("             \(x)") }
+                    lines.append("             fix: \(f.fix)")
+                }
             }
-            lines.append("\(tag) \(f.kind.rawValue): \(f.summary)")
-            for d in f.details { lines.append("         \(d)") }
-            lines.append("         fix: \(f.fix)")
-        }
-        let tight = quotas.filter { $0.etaSeconds != nil || $0.used >= $0.limit * 0.5 }
-        if !tight.isEmpty {
-            lines.append(paint("quotas", "1"))
-            for q in tight.sorted(by: { ($0.etaSeconds ?? .infinity) < ($1.etaSeconds ?? .infinity) }) {
-                let eta = q.etaSeconds.map { $0 == 0 ? "exhausted" : "runs out in \(Analyzer.duration($0))" } ?? "not growing"
-                let who = q.pid.map { "pid \($0) (\(q.process ?? ""))" } ?? "system"
-            lines.append("  \(q.resource) \(who): \(Int(q.used))/\(Int(q.limit)) (peak \(Int(q.peak))), binding \(q.binding ?? "-"), \(eta)")
+            let info = mine.count - shown.count
+            if info > 0 {
+                lines.append("  \(info) informational finding(s) (growth that ended with its process, caches the kernel reclaims): --format json lists them")
             }
+            let tight = quotas.filter { $0.device == d.device && $0.etaSeconds != nil }
+            if !tight.isEmpty {
+                lines.append("  quotas running out (all limits: --format json)")
+                for q in tight.sorted(by: { $0.etaSeconds! < $1.etaSeconds! }).prefix(8) {
+                    let eta = q.etaSeconds == 0 ? "exhausted" : "runs out in \(Format.duration(q.etaSeconds!))"
+                        + " (\(Format.duration(q.etaLowSeconds ?? 0)) to \(q.etaHighSeconds.map(Format.duration) ?? "never"))"
+                    let who = q.pid.map { "pid \($0) (\(q.process ?? ""))" } ?? "system"
+                    lines.append("    \(q.resource) \(who): \(Format.count(q.used))/\(Format.count(q.limit)) (peak \(Format.count(q.peak))), \(q.binding ?? "-"), \(eta)")
+                }
+            }
+            for a in agentLines(d) { lines.append("  " + a) }
         }
         return lines.joined(separator: "\n") + "\n"
     }
 
-    /// The JSON document: `{"findings": [...], "quotas": [...]}` with stable keys.
+    /// The agent's own cost on the device: it is reported here, never as a suspect.
+    public static func agentLines(_ d: DeviceTimeline) -> [String] {
+        let c = AnalysisContext()
+        return d.processes.values.filter { c.isAgent($0, on: d) }.sorted { $0.key < $1.key }.map { p in
+            let rss = p.residentBytes.last.map { Format.bytes($0.v) } ?? "?"
+            let peak = p.residentBytes.isEmpty ? "?" : Format.bytes(p.residentBytes.maximum)
+            return "agent pid \(p.key.pid) (\(p.name)), its own cost: resident \(rss) (peak \(peak)), "
+                + "\(Format.count(p.threads.last?.v ?? 0)) thread(s), \(Format.count(p.descriptors.last?.v ?? 0)) descriptors"
+        }
+    }
+
+    /// The JSON document: `{"findings": [...], "quotas": [...], "missing": [...]}` with stable keys.
     public static func json(findings: [Finding], quotas: [Quota], devices: [DeviceTimeline] = []) throws -> String {
         struct Doc: Encodable {
             var findings: [Finding]
@@ -55,6 +114,7 @@ public enum Report {
         let missing = devices.sorted(by: { $0.device < $1.device }).flatMap(\.missing)
         let e = JSONEncoder()
         e.outputFormatting = [.prettyPrinted, .sortedKeys]
+        e.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
         return String(decoding: try e.encode(Doc(findings: findings, quotas: quotas, missing: missing)), as: UTF8.self) + "\n"
     }
 }

@@ -1,77 +1,94 @@
+import FieldBackends
 import FieldBundle
-import FieldLinux
 import FieldModel
-import FieldSylixOS
 
-/// A process as analysis knows it: pid plus start time, so a reused pid is a new process, not a trend.
+/// A process as analysis knows it: pid plus the OS's start token, so a reused pid is a new process, not a trend.
 public struct ProcessKey: Sendable, Hashable, Comparable, CustomStringConvertible {
     /// The process id.
     public var pid: Int32
-    /// Start time in clock ticks since boot (`stat` field 22).
-    public var startTicks: UInt64
-    /// The boot this start time belongs to.
+    /// What tells a reused pid apart (Linux: start time in ticks since boot; 0 when the OS shows none).
+    public var startToken: UInt64
+    /// The boot this process belongs to.
     public var bootID: String
 
-    public static func < (a: ProcessKey, b: ProcessKey) -> Bool { (a.pid, a.startTicks) < (b.pid, b.startTicks) }
+    public static func < (a: ProcessKey, b: ProcessKey) -> Bool { (a.pid, a.startToken) < (b.pid, b.startToken) }
     public var description: String { "pid \(pid)" }
 }
 
-/// One observation of a process. Deep values are nil in samples that did not read the deep files.
-public struct ProcessPoint: Sendable {
-    /// Wall clock, Unix nanoseconds.
-    public var wallNanos: Int64
-    /// Live threads (`Threads:`).
-    public var threads: Int?
-    /// Virtual size, bytes.
-    public var virtualBytes: UInt64?
-    /// Resident size, bytes.
-    public var residentBytes: UInt64?
-    /// Open descriptors.
-    public var fds: Int?
-    /// From `maps`, when read.
-    public var maps: MapsSummary?
-    /// Thread names and how many threads carry each, when read.
-    public var threadNames: [String: Int]?
-    /// Heap bytes where the OS reports them directly (SylixOS `mem`); Linux takes them from `maps`.
-    public var heapBytes: UInt64?
-    /// mmap bytes where the OS reports them directly (SylixOS `mem`).
-    public var mmapBytes: UInt64?
-}
-
-/// Everything seen of one process.
-public struct ProcessTimeline: Sendable {
+/// Everything seen of one process, summarised as it streams in: bounded series, exact extremes, first and last
+/// thread names. Nothing per sample is kept beyond the series' reservoirs.
+public struct ProcessHistory: Sendable {
     /// Identity.
     public var key: ProcessKey
-    /// Command name.
+    /// Its name, last seen.
     public var name: String
-    /// Observations in time order.
-    public var points: [ProcessPoint] = []
-    /// Its limits, last seen.
-    public var limits: ProcessLimits?
-    /// Its cgroup's `pids.max`, last seen (nil: none or unlimited).
-    public var cgroupPidsMax: UInt64?
+    /// When first and last seen, Unix nanoseconds.
+    public var firstNanos: Int64
+    /// See `firstNanos`.
+    public var lastNanos: Int64
+    /// Samples that saw it.
+    public var samples = 0
+    /// Live threads.
+    public var threads = Series()
+    /// Virtual size, bytes.
+    public var virtualBytes = Series()
+    /// Resident size, bytes.
+    public var residentBytes = Series()
+    /// Open descriptors.
+    public var descriptors = Series()
+    /// Heap bytes (from the layout, or as the OS reports them).
+    public var heapBytes = Series()
+    /// Other private anonymous bytes (from the layout, or the OS's mapped bytes).
+    public var anonymousBytes = Series()
+    /// Shared memory bytes.
+    public var sharedBytes = Series()
+    /// Shared memory mappings.
+    public var sharedMappings = Series()
+    /// Stack-like regions beyond the live threads and the C library's labelled cache (unjoined stacks).
+    public var unjoinedStacks = Series()
+    /// All stack-like regions.
+    public var stackRegions = Series()
+    /// All mappings.
+    public var mappings = Series()
+    /// The last address space seen.
+    public var lastSpace: AddressSpace?
+    /// Thread names at the first and last reads that had them.
+    public var firstThreadNames: [NamedAmount]?
+    /// See `firstThreadNames`.
+    public var lastThreadNames: [NamedAmount]?
 }
 
-/// System-wide observations.
-public struct SystemPoint: Sendable {
-    /// Wall clock, Unix nanoseconds.
-    public var wallNanos: Int64
-    /// `MemAvailable`, bytes.
-    public var memAvailable: UInt64?
-    /// `MemTotal`, bytes.
-    public var memTotal: UInt64?
-    /// `kernel.threads-max`.
-    public var threadsMax: UInt64?
-    /// `kernel.pid_max`.
-    public var pidMax: UInt64?
-    /// `vm.max_map_count`.
-    public var maxMapCount: UInt64?
-    /// Tasks (threads) on the whole system, from `loadavg`'s fourth field.
-    public var totalTasks: UInt64?
-    /// SylixOS kernel object pools (`/proc/kernel/objects`).
-    public var kernelObjects: [KernelObjectPool]?
-    /// Slab caches' active objects × object size, by cache name, when read.
-    public var slabBytes: [String: UInt64]?
+/// A limit over time: `{resource, scope, limit, used, peak, source}` for one process or the system.
+public struct QuotaKey: Sendable, Hashable {
+    /// `thread`, `fd`, `map_count`, an OS pool name...
+    public var resource: String
+    /// The limit's name.
+    public var source: String
+    /// The process, for process quotas.
+    public var process: ProcessKey?
+}
+
+/// One limit's history.
+public struct QuotaHistory: Sendable {
+    /// Which.
+    public var key: QuotaKey
+    /// The process's name, for process quotas.
+    public var processName: String?
+    /// Use over time.
+    public var used = Series()
+    /// Room left (limit minus use) over time: the limit itself may move (a thread ceiling set by the whole
+    /// system's tasks).
+    public var room = Series()
+    /// The highest use the OS itself remembers (0 when it keeps none).
+    public var reportedPeak: Double = 0
+    /// The limit, last seen.
+    public var limit: Double = 0
+    /// The highest use seen, or remembered by the OS.
+    public var peak: Double = 0
+    /// Whether this reading restates another's limit (see `QuotaReading.derived`).
+    public var derived = false
+    /// When last read, Unix nanoseconds.
+    public var lastNanos: Int64 = 0
 }
 
 /// Bundles a device dropped or had refused, for one reason (the `missing` array of docs/analyze-json.md).
@@ -90,14 +107,26 @@ public struct MissingData: Sendable, Encodable, Equatable {
 public struct DeviceTimeline: Sendable {
     /// Device id.
     public var device: String
-    /// Backend id.
+    /// Backend id (from the bundle header).
     public var backend: String
-    /// System observations in time order.
-    public var system: [SystemPoint] = []
+    /// The agent's own process ids on this device (from the bundle headers).
+    public var agentPIDs: Set<Int32> = []
+    /// Sample times, Unix nanoseconds, in the order read (sorted by `finish`).
+    public var sampleTimes: [Int64] = []
+    /// Memory the system can still give, bytes.
+    public var memoryAvailable = Series()
+    /// All memory, last seen.
+    public var memoryTotal: UInt64?
+    /// Kernel object caches by name, bytes.
+    public var kernelCaches: [String: Series] = [:]
+    /// The caches the kernel reclaims under pressure.
+    public var reclaimableCaches: Set<String> = []
     /// Processes by identity.
-    public var processes: [ProcessKey: ProcessTimeline] = [:]
-    /// Kernel events (OOM kills, segfaults) with their time.
-    public var events: [(wallNanos: Int64, event: KernelEvent)] = []
+    public var processes: [ProcessKey: ProcessHistory] = [:]
+    /// Limits and their use, system and per process.
+    public var quotas: [QuotaKey: QuotaHistory] = [:]
+    /// Kernel events with their time.
+    public var events: [(wallNanos: Int64, event: ObservedEvent)] = []
     /// Boot ids in the order seen; more than one means the device rebooted between or within bundles.
     public var boots: [String] = []
     /// Bundles read, and what was wrong with any of them.
@@ -106,6 +135,15 @@ public struct DeviceTimeline: Sendable {
     public var intervalNanos: UInt64 = 0
     /// Bundles the device dropped (spool quota, full disk) or the collector refused, as its loss records say.
     public var losses: [LossReport] = []
+    /// Samples of a backend this fieldctl does not know: read, not interpreted.
+    public var uninterpretedSamples = 0
+
+    /// The first and last sample, Unix nanoseconds.
+    public var firstNanos: Int64 { sampleTimes.first ?? 0 }
+    /// See `firstNanos`.
+    public var lastNanos: Int64 { sampleTimes.last ?? 0 }
+    /// Time observed, seconds.
+    public var spanSeconds: Double { Double(lastNanos - firstNanos) / 1e9 }
 
     /// What the device's loss records say is missing, one entry per reason, in order of reason.
     public var missing: [MissingData] {
@@ -130,16 +168,22 @@ public struct DeviceTimeline: Sendable {
     /// Holes in the sampling longer than three intervals (agent stopped, device off, bundles lost): start and
     /// length in seconds, in time order.
     public var gaps: [(startNanos: Int64, seconds: Double)] {
-        let times = system.map(\.wallNanos).sorted()
         let limit = Double(max(intervalNanos, 1)) * 3 / 1e9
-        return zip(times, times.dropFirst()).compactMap { a, b in
+        return zip(sampleTimes, sampleTimes.dropFirst()).compactMap { a, b in
             let g = Double(b - a) / 1e9
             return g > limit ? (a, g) : nil
         }
     }
+
+    /// Whether the process was still there at the end of the observation (seen in the last sample, or within
+    /// two intervals of it).
+    public func alive(_ p: ProcessHistory) -> Bool {
+        lastNanos - p.lastNanos <= Int64(2 * max(intervalNanos, 1_000_000_000))
+    }
 }
 
-/// Builds device timelines from bundles.
+/// Builds device timelines from bundles: each sample goes through its backend's interpreter (the registry's, by
+/// the header's backend id) and only the observations reach the timeline.
 public struct TimelineBuilder {
     /// Timelines by device id.
     public private(set) var devices: [String: DeviceTimeline] = [:]
@@ -149,12 +193,17 @@ public struct TimelineBuilder {
     public var since: Int64?
     /// Only samples at or before this wall clock (Unix nanoseconds).
     public var until: Int64?
+    /// The backends that can interpret samples.
+    let backends: [any Backend]
+    /// One interpreter per device (they remember deep captures between samples).
+    var interpreters: [String: any SampleInterpreter] = [:]
 
-    /// An empty builder.
-    public init(pidFilter: Set<Int32>? = nil, since: Int64? = nil, until: Int64? = nil) {
+    /// An empty builder. `backends` defaults to every backend field knows (tests add their own).
+    public init(pidFilter: Set<Int32>? = nil, since: Int64? = nil, until: Int64? = nil, backends: [any Backend] = BackendRegistry.all) {
         self.pidFilter = pidFilter
         self.since = since
         self.until = until
+        self.backends = backends
     }
 
     /// Reads one bundle into the timelines. Damage is recorded, never fatal. `progress` is called now and then
@@ -170,18 +219,17 @@ public struct TimelineBuilder {
             case .header:
                 header = try? RecordCodec.decodeHeader(r.payload)
                 samples = header.map(SampleDecoder.init(header:))
+                if let h = header { start(h) }
             case .sample:
                 guard let h = header, let s = try? samples?.decode(r.payload) else { continue }
                 add(sample: s, header: h)
             case .event:
-                guard let h = header, let e = try? RecordCodec.decodeEvent(r.payload) else { continue }
-                let log = KmsgParser.parse(lines: e.lines)
-                for rec in log.records {
-                    if let ev = rec.event { devices[h.deviceID, default: Self.empty(h)].events.append((e.wallNanos, ev)) }
-                }
+                guard let h = header, let e = try? RecordCodec.decodeEvent(r.payload),
+                      let events = interpreter(h)?.events(inLogLines: e.lines) else { continue }
+                for ev in events { devices[h.deviceID]!.events.append((e.wallNanos, ev)) }
             case .loss:
                 guard let h = header, let l = try? RecordCodec.decodeLoss(r.payload) else { continue }
-                devices[h.deviceID, default: Self.empty(h)].losses.append(l)
+                devices[h.deviceID]!.losses.append(l)
             default: break
             }
         }
@@ -189,12 +237,11 @@ public struct TimelineBuilder {
         devices[id, default: header.map(Self.empty) ?? DeviceTimeline(device: id, backend: "unknown")].bundles.append((reader.name, reader.damage))
     }
 
-    /// Puts every series in time order: bundles may be given in any order, and a device's bundles are joined.
+    /// Puts what depends on order in time order: bundles may be given in any order.
     public mutating func finish() {
         for id in devices.keys {
-            devices[id]!.system.sort { $0.wallNanos < $1.wallNanos }
+            devices[id]!.sampleTimes.sort()
             devices[id]!.events.sort { $0.wallNanos < $1.wallNanos }
-            for k in devices[id]!.processes.keys { devices[id]!.processes[k]!.points.sort { $0.wallNanos < $1.wallNanos } }
         }
     }
 
@@ -204,159 +251,93 @@ public struct TimelineBuilder {
         return d
     }
 
-    mutating func add(sample s: Sample, header h: BundleHeader) {
+    mutating func start(_ h: BundleHeader) {
+        if devices[h.deviceID] == nil { devices[h.deviceID] = Self.empty(h) }
+        if let pid = h.agentPID { devices[h.deviceID]!.agentPIDs.insert(pid) }
+    }
+
+    mutating func interpreter(_ h: BundleHeader) -> (any SampleInterpreter)? {
+        if let i = interpreters[h.deviceID] { return i }
+        guard let b = BackendRegistry.named(h.backend, in: backends) else { return nil }
+        let i = b.makeInterpreter()
+        interpreters[h.deviceID] = i
+        return i
+    }
+
+    /// Adds one sample of a bundle with header `h`.
+    public mutating func add(sample s: Sample, header h: BundleHeader) {
         if let a = since, s.wallNanos < a { return }
         if let b = until, s.wallNanos > b { return }
-        // In place: copying a device's or a process's history out of the dictionary and back on every sample
-        // would copy every point each time.
-        Self.add(sample: s, header: h, pidFilter: pidFilter, into: &devices[h.deviceID, default: Self.empty(h)])
+        start(h)
+        guard let i = interpreter(h) else {
+            devices[h.deviceID]!.uninterpretedSamples += 1
+            return
+        }
+        let obs = i.interpret(wallNanos: s.wallNanos, files: s.files)
+        // In place: copying a device's history out of the dictionary and back on every sample would copy it all.
+        Self.add(obs, boot: h.bootID ?? "boot", pidFilter: pidFilter, into: &devices[h.deviceID]!)
     }
 
-    static func add(sample s: Sample, header h: BundleHeader, pidFilter: Set<Int32>?, into d: inout DeviceTimeline) {
-        let boot = h.bootID ?? "boot"
+    static func add(_ o: SampleObservations, boot: String, pidFilter: Set<Int32>?, into d: inout DeviceTimeline) {
         if d.boots.last != boot { d.boots.append(boot) }
-        var sys = SystemPoint(wallNanos: s.wallNanos)
-        // Group process files by pid (/proc/PID/...), classifying each path once, from its bytes.
-        var byPID: [Int32: ProcessFiles] = [:]
-        var lastPID: Int32?
-        for f in s.files {
-            if let (pid, leaf) = Self.processPath(f.path) {
-                lastPID = pid
-                if f.status != .ok { continue }
-                if let filter = pidFilter, !filter.contains(pid) { continue }
-                byPID[pid, default: ProcessFiles()].add(f, leaf: leaf)
-                continue
-            }
-            guard f.status == .ok else { continue }
-            switch f.path {
-            case "/proc/meminfo":
-                let m = MeminfoParser.parse(f.bytes)
-                sys.memAvailable = m.availableEstimate
-                sys.memTotal = m.memTotal
-            case "/proc/sys/kernel/threads-max": sys.threadsMax = NumberFileParser.parse(f.bytes)
-            case "/proc/sys/kernel/pid_max": sys.pidMax = NumberFileParser.parse(f.bytes)
-            case "/proc/sys/vm/max_map_count": sys.maxMapCount = NumberFileParser.parse(f.bytes)
-            case "/proc/loadavg": sys.totalTasks = LoadavgParser.parse(f.bytes).map { UInt64($0.total) }
-            case "/proc/kernel/objects": sys.kernelObjects = KernelObjectsParser.parse(f.bytes).pools
-            case "/proc/kernel/affinity":
-                for t in AffinityParser.parse(f.bytes) where pidFilter?.contains(t.pid) ?? true {
-                    byPID[t.pid, default: ProcessFiles()].sylixThreads.append(t.name)
-                }
-            case "/proc/slabinfo":
-                var slab: [String: UInt64] = [:]
-                for c in SlabinfoParser.parse(f.bytes).caches { slab[c.name] = c.activeObjects &* c.objectSize }
-                sys.slabBytes = slab
-            default:
-                // A cgroup's pids.max follows the files of the process whose deep read found it.
-                if f.path.hasSuffix("/pids.max"), let pid = lastPID, case .limit(let n) = CgroupPidsParser.parseMax(f.bytes) {
-                    byPID[pid, default: ProcessFiles()].cgroupPidsMax = min(byPID[pid]?.cgroupPidsMax ?? .max, n)
-                }
-            }
+        let t = Double(o.wallNanos) / 1e9
+        d.sampleTimes.append(o.wallNanos)
+        if let v = o.system.memoryAvailable { d.memoryAvailable.append(t, Double(v)) }
+        if let v = o.system.memoryTotal { d.memoryTotal = v }
+        for c in o.system.kernelCaches ?? [] {
+            d.kernelCaches[c.name, default: Series(capacity: 256)].append(t, Double(c.bytes))
+            if c.reclaimable { d.reclaimableCaches.insert(c.name) }
         }
-        d.system.append(sys)
-        for (pid, files) in byPID {
-            if files.stat == nil, files.mem != nil || files.filedesc != nil {
-                // SylixOS: no stat (no start time, so a reused pid cannot be told apart), memory and descriptors.
-                let key = ProcessKey(pid: pid, startTicks: 0, bootID: boot)
-                var p = ProcessPoint(wallNanos: s.wallNanos)
-                if let m = files.mem.map({ ProcessMemory.parse($0) }) {
-                    p.residentBytes = m.totalBytes
-                    p.heapBytes = m.heapBytes
-                    p.mmapBytes = m.mmapBytes
-                }
-                if let fd = files.filedesc { p.fds = FiledescParser.count(fd) }
-                if !files.sylixThreads.isEmpty {
-                    p.threads = files.sylixThreads.count
-                    p.threadNames = Dictionary(files.sylixThreads.map { ($0, 1) }, uniquingKeysWith: +)
-                }
-                // The program is the first word of the command line (NUL- or space-separated).
-                let first = files.cmdline?.split(whereSeparator: { $0 == 0 || $0 == 0x20 || $0 == 0x0A }).first
-                let name = first.map { String(decoding: $0, as: UTF8.self) } ?? "pid \(pid)"
-                Self.append(p, name: name, limits: nil, cgroupPidsMax: nil, to: &d.processes[key, default: ProcessTimeline(key: key, name: name)])
-                continue
-            }
-            guard let statFile = files.stat, let st = StatParser.parse(statFile) else { continue }
-            let key = ProcessKey(pid: pid, startTicks: st.startTicks ?? 0, bootID: boot)
-            var p = ProcessPoint(wallNanos: s.wallNanos)
-            var name = st.comm
-            p.virtualBytes = st.virtualBytes
-            if let status = files.status {
-                // Three values: a targeted scan, not the full parser (analysis reads millions of these).
-                p.threads = LinuxBackend.number(after: "Threads:", in: status).map { Int($0) }
-                p.residentBytes = LinuxBackend.number(after: "VmRSS:", in: status).map { $0 * 1024 }
-                if let n = Self.statusName(status) { name = n }
-            }
-            if let fd = files.fd { p.fds = FDListParser.count(fd) }
-            if let maps = files.maps { p.maps = MapsSummary(MapsParser.parse(maps)) }
-            if !files.comms.isEmpty {
-                var names: [String: Int] = [:]
-                for c in files.comms { names[CommParser.parse(c) ?? "?", default: 0] += 1 }
-                p.threadNames = names
-            }
-            let limits = files.limits.map { LimitsParser.parse($0) }
-            Self.append(p, name: name, limits: limits, cgroupPidsMax: files.cgroupPidsMax, to: &d.processes[key, default: ProcessTimeline(key: key, name: name)])
+        for q in o.system.quotas { addQuota(q, process: nil, name: nil, at: o.wallNanos, into: &d) }
+        for p in o.processes {
+            if let filter = pidFilter, !filter.contains(p.pid) { continue }
+            let key = ProcessKey(pid: p.pid, startToken: p.startToken, bootID: boot)
+            addProcess(p, key: key, at: o.wallNanos, into: &d.processes[key, default: ProcessHistory(key: key, name: p.name,
+                firstNanos: o.wallNanos, lastNanos: o.wallNanos)])
+            for q in p.quotas { addQuota(q, process: key, name: p.name, at: o.wallNanos, into: &d) }
         }
     }
 
-    /// One process's files in one sample, by kind.
-    struct ProcessFiles {
-        var stat: [UInt8]?
-        var status: [UInt8]?
-        var fd: [UInt8]?
-        var maps: [UInt8]?
-        var limits: [UInt8]?
-        var comms: [[UInt8]] = []
-        var cgroupPidsMax: UInt64?
-        var mem: [UInt8]?
-        var filedesc: [UInt8]?
-        var cmdline: [UInt8]?
-        var sylixThreads: [String] = []
+    static func addQuota(_ q: QuotaReading, process: ProcessKey?, name: String?, at nanos: Int64, into d: inout DeviceTimeline) {
+        let key = QuotaKey(resource: q.resource, source: q.source, process: process)
+        let t = Double(nanos) / 1e9
+        d.quotas[key, default: QuotaHistory(key: key, processName: name)].used.append(t, q.used)
+        d.quotas[key]!.room.append(t, q.limit - q.used)
+        d.quotas[key]!.limit = q.limit
+        if let p = q.peak { d.quotas[key]!.reportedPeak = max(d.quotas[key]!.reportedPeak, p) }
+        d.quotas[key]!.peak = max(d.quotas[key]!.peak, q.used, q.peak ?? 0)
+        d.quotas[key]!.derived = q.derived
+        d.quotas[key]!.lastNanos = max(d.quotas[key]!.lastNanos, nanos)
+        if let n = name { d.quotas[key]!.processName = n }
+    }
 
-        mutating func add(_ f: FileCapture, leaf: Substring.UTF8View) {
-            switch String(leaf) {
-            case "stat": stat = f.bytes
-            case "status": status = f.bytes
-            case "fd": if f.kind == .directory { fd = f.bytes }
-            case "maps": maps = f.bytes
-            case "limits": limits = f.bytes
-            case "mem": mem = f.bytes
-            case "filedesc": filedesc = f.bytes
-            case "cmdline": cmdline = f.bytes
-            default: if leaf.starts(with: "task/".utf8) && f.path.hasSuffix("/comm") { comms.append(f.bytes) }
-            }
+    static func addProcess(_ p: ProcessObservation, key: ProcessKey, at nanos: Int64, into h: inout ProcessHistory) {
+        let t = Double(nanos) / 1e9
+        h.name = p.name
+        h.samples += 1
+        h.firstNanos = min(h.firstNanos, nanos)
+        h.lastNanos = max(h.lastNanos, nanos)
+        if let v = p.threads { h.threads.append(t, Double(v)) }
+        if let v = p.virtualBytes { h.virtualBytes.append(t, Double(v)) }
+        if let v = p.residentBytes { h.residentBytes.append(t, Double(v)) }
+        if let v = p.descriptors { h.descriptors.append(t, Double(v)) }
+        if let s = p.addressSpace {
+            h.heapBytes.append(t, Double(s.heapBytes))
+            h.anonymousBytes.append(t, Double(s.anonymousBytes))
+            h.sharedBytes.append(t, Double(s.sharedBytes))
+            h.sharedMappings.append(t, Double(s.sharedMappings))
+            h.stackRegions.append(t, Double(s.stackRegions))
+            h.mappings.append(t, Double(s.mappings))
+            let live = p.threads ?? 1
+            h.unjoinedStacks.append(t, Double(max(0, s.stackRegions - s.cachedStacks - max(0, live - 1))))
+            h.lastSpace = s
+        } else {
+            if let v = p.heapBytes { h.heapBytes.append(t, Double(v)) }
+            if let v = p.mappedBytes { h.anonymousBytes.append(t, Double(v)) }
         }
-    }
-
-    /// `/proc/PID/REST` -> (PID, REST), from the bytes.
-    static func processPath(_ path: String) -> (Int32, Substring.UTF8View)? {
-        let u = path.utf8
-        guard u.starts(with: "/proc/".utf8) else { return nil }
-        var i = u.index(u.startIndex, offsetBy: 6)
-        var pid: Int32 = 0
-        var digits = 0
-        while i < u.endIndex, let c = Optional(u[i]), c >= 0x30, c <= 0x39 {
-            pid = pid &* 10 &+ Int32(c - 0x30)
-            digits += 1
-            i = u.index(after: i)
+        if let names = p.threadNames {
+            if h.firstThreadNames == nil { h.firstThreadNames = names }
+            h.lastThreadNames = names
         }
-        guard digits > 0, i < u.endIndex, u[i] == 0x2F else { return nil }
-        return (pid, Substring(path)[u.index(after: i)...].utf8)
-    }
-
-    /// The `Name:` line of a status file.
-    static func statusName(_ b: [UInt8]) -> String? {
-        guard b.starts(with: "Name:".utf8) else { return nil }
-        var i = 5
-        while i < b.count && (b[i] == 0x09 || b[i] == 0x20) { i += 1 }
-        var j = i
-        while j < b.count && b[j] != 0x0A { j += 1 }
-        return String(decoding: b[i..<j], as: UTF8.self)
-    }
-
-    static func append(_ p: ProcessPoint, name: String, limits: ProcessLimits?, cgroupPidsMax: UInt64?, to t: inout ProcessTimeline) {
-        t.name = name
-        if let l = limits { t.limits = l }
-        if let m = cgroupPidsMax { t.cgroupPidsMax = m }
-        t.points.append(p)
     }
 }

@@ -9,7 +9,7 @@ public enum RecordCodec {
     /// The header payload.
     public static func encode(_ h: BundleHeader) -> [UInt8] {
         var e = CBOREncoder(capacity: 1024 + h.osIdentity.count)
-        e.beginMap((h.bootID == nil ? 12 : 13) + (h.sameWindow > 0 ? 1 : 0))
+        e.beginMap((h.bootID == nil ? 12 : 13) + (h.sameWindow > 0 ? 1 : 0) + (h.agentPID == nil ? 0 : 1))
         e.encode("format"); e.encode(UInt64(h.format.major))
         e.encode("format_minor"); e.encode(UInt64(h.format.minor))
         e.encode("agent"); e.encode(h.agent)
@@ -23,6 +23,7 @@ public enum RecordCodec {
         e.encode("proc_root"); e.encode(h.procRoot)
         e.encode("sequence"); e.encode(h.sequence)
         if h.sameWindow > 0 { e.encode("same_window"); e.encode(h.sameWindow) }
+        if let pid = h.agentPID { e.encode("agent_pid"); e.encode(UInt64(UInt32(bitPattern: pid))) }
         e.encode("plan")
         e.beginArray(h.plan.count)
         for p in h.plan {
@@ -203,7 +204,8 @@ public enum RecordCodec {
             procRoot: m["proc_root"]?.string ?? "/proc",
             sequence: m["sequence"]?.uint64 ?? 0,
             plan: plan,
-            sameWindow: m["same_window"]?.uint64 ?? 0)
+            sameWindow: m["same_window"]?.uint64 ?? 0,
+            agentPID: m["agent_pid"]?.uint64.flatMap { $0 <= UInt64(Int32.max) ? Int32($0) : nil })
     }
 
     /// The status text of an entry stored as a reference to its previous capture (format 1.1).

@@ -29,14 +29,18 @@ public struct BundleHeader: Sendable, Hashable {
     /// How many sample records back an entry stored as `same` may refer (format 1.1); 0: the bundle has none.
     /// `BundleWriter` sets it from its options.
     public var sameWindow: UInt64
+    /// The writing agent's own process id on the device, when it has one (analysis reports the agent apart, never
+    /// as a suspect).
+    public var agentPID: Int32?
 
     /// Creates a header.
     public init(
         format: FormatVersion = .current, agent: String, backend: String, osIdentity: [UInt8], deviceID: String,
         bootID: String?, wallNanos: Int64, monoNanos: UInt64, intervalNanos: UInt64, procRoot: String,
-        sequence: UInt64, plan: [CapturePlanEntry], sameWindow: UInt64 = 0
+        sequence: UInt64, plan: [CapturePlanEntry], sameWindow: UInt64 = 0, agentPID: Int32? = nil
     ) {
         self.sameWindow = sameWindow
+        self.agentPID = agentPID
         self.format = format
         self.agent = agent
         self.backend = backend

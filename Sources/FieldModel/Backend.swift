@@ -37,4 +37,8 @@ public protocol Backend: AnyObject, Sendable {
     /// `/proc/...` under the proc root, `/sys/...` under the sys root. Only paths that may exist; the agent
     /// records those it finds.
     func derivedPaths(fromDeep captures: [FileCapture]) -> [String]
+
+    /// The host half: a fresh interpreter for one device's samples, in time order (analysis makes one per
+    /// device and bundle stream).
+    func makeInterpreter() -> any SampleInterpreter
 }

@@ -11,14 +11,15 @@ import Testing
         ("ok-joined", nil), ("ok-detached", nil), ("ok-pool", nil), ("ok-steady", nil),
     ]
 
-    /// Starts every workload of the matrix (40 steps, 150 ms apart, then held 3 s), by name.
+    /// Starts every workload of the matrix (80 steps, 150 ms apart, then held 3 s: they leak through the agent's
+    /// 8 s), by name.
     static func startWorkloads() throws -> [String: Process] {
         let bin = WorkloadCaptureTests.workloads
         var procs: [String: Process] = [:]
         for (w, _) in expected {
             let p = Process()
             p.executableURL = URL(fileURLWithPath: bin + "/" + w)
-            p.arguments = ["--count", "40", "--interval-ms", "150", "--hold-seconds", "3"]
+            p.arguments = ["--count", "80", "--interval-ms", "150", "--hold-seconds", "3"]
             p.standardOutput = FileHandle.nullDevice
             p.standardError = FileHandle.nullDevice
             try p.run()

@@ -1,0 +1,27 @@
+/// `thread-leak.growing`: the live thread count keeps rising; names the thread name that multiplies.
+public struct GrowingThreadsDetector: Detector {
+    public let name = "growing-threads"
+    public init() {}
+
+    public func inspect(_ d: DeviceTimeline, _ c: AnalysisContext) -> DetectorOutput {
+        var out = DetectorOutput()
+        for p in c.suspects(d) {
+            guard let v = LeakEvidence.judge(p.threads, minimumChange: 5, process: p, device: d, c) else { continue }
+            var details: [String] = []
+            if let first = p.firstThreadNames, let last = p.lastThreadNames {
+                let before = Dictionary(first.map { ($0.name, $0.amount) }, uniquingKeysWith: +)
+                let grew = last.map { ($0.name, Int($0.amount) - Int(before[$0.name] ?? 0), $0.amount) }.filter { $0.1 > 0 }
+                    .sorted { ($0.1, $1.0) > ($1.1, $0.0) }
+                details = grew.prefix(3).map { "\($0.0): +\($0.1) (now \($0.2))" }
+            }
+            let who = details.first.map { " named \"\($0.split(separator: ":")[0])\"" } ?? ""
+            let g = ProcessGrowth.growth(v)
+            out.findings.append(ProcessGrowth.finding(.threadLeakGrowing, v, p.threads, key: "threads", process: p, device: d,
+                rate: ProcessGrowth.countRate(g) + " threads",
+                summary: "threads\(who) are started again and again and never end: \(Format.count(p.threads.first?.v ?? 0)) -> "
+                    + "\(Format.count(p.threads.last?.v ?? 0)) live threads",
+                details: details, fix: "find the code that starts these threads; let them finish, or reuse a fixed pool"))
+        }
+        return out
+    }
+}
