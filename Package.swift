@@ -84,11 +84,15 @@ let package = Package(
             path: "tools/bench/fieldbench"
         ),
 
+        // The soak synthesizer (tools/soak): a scenario in simulated time, rendered as Linux captures.
+        .target(name: "FieldSoak", dependencies: ["FieldModel"], path: "tools/soak/FieldSoak"),
+        .executableTarget(name: "fieldsoak", dependencies: ["FieldSoak", "FieldBundle", "FieldModel"], path: "tools/soak/fieldsoak"),
+
         // Tests, and the helpers they share.
         .target(name: "FieldTestKit", dependencies: ["FieldModel"], path: "Tests/FieldTestKit"),
         .testTarget(name: "FieldBundleTests", dependencies: ["FieldBundle", "FieldModel", "CFieldCRC", "CZstd"], path: "Tests/FieldBundleTests"),
         .testTarget(
-            name: "FieldAnalysisTests", dependencies: ["FieldAnalysis", "FieldBundle", "FieldModel", "FieldBackends", "FieldTestKit"], path: "Tests/FieldAnalysisTests"),
+            name: "FieldAnalysisTests", dependencies: ["FieldAnalysis", "FieldBundle", "FieldModel", "FieldBackends", "FieldTestKit", "FieldSoak"], path: "Tests/FieldAnalysisTests"),
         .testTarget(
             name: "FieldAgentTests", dependencies: ["FieldAgent", "FieldBundle", "FieldModel", "FieldTestKit"],
             path: "Tests/FieldAgentTests"),

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The main job: build; start a collector (fieldctl serve) on loopback; start the leak workloads and their healthy
-# twins; run the real agent on this machine's /proc for a minute, uploading to the collector; check a stored
+# twins; run the real agent on this machine's /proc for 90 s, uploading to the collector; check a stored
 # bundle (zstd, the Python reference decoder); print the analysis of what the collector stored.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,8 +14,10 @@ rm -rf "$OUT"; mkdir -p "$OUT"
 bash tools/workloads/build.sh "$OUT/workloads" >/dev/null
 echo "== starting the workloads (each stops by itself)"
 pids=()
-for w in leak-unjoined leak-unjoined-small leak-growing leak-heap leak-anon leak-shm leak-fd ok-joined ok-detached ok-pool ok-steady; do
-  "$OUT/workloads/$w" --count 60 --interval-ms 800 --hold-seconds 15 > /dev/null 2>&1 &
+# They leak (or stay healthy) for 120 s, past the agent's 90 s: a leak that stops before the end is a plateau.
+for w in leak-unjoined leak-unjoined-small leak-growing leak-heap leak-anon leak-shm leak-fd \
+         ok-joined ok-detached ok-pool ok-steady ok-cache ok-pool-grow ok-workers; do
+  "$OUT/workloads/$w" --count 150 --interval-ms 800 --hold-seconds 10 > /dev/null 2>&1 &
   pids+=($!)
   echo "   $w: pid $!"
 done
@@ -37,14 +39,14 @@ URL="http://$(cat "$OUT/collector.address")"
 echo "   listening at $URL (log: $OUT/collector.log)"
 echo "== the same thread leak on a simulated SylixOS controller (tools/sylixos-sim), sampled by a second agent"
 python3 tools/sylixos-sim/sylixos_sim.py --root "$OUT/sylixos-proc" --scenario thread-leak --thread-total 500 \
-  --leak-interval 0.5 --duration 70 > "$OUT/sylixos-sim.json" 2>/dev/null &
+  --leak-interval 0.5 --duration 100 > "$OUT/sylixos-sim.json" 2>/dev/null &
 pids+=($!)
 sleep 1
-"$BIN/fieldagent" --proc-root "$OUT/sylixos-proc" --interval 1 --duration 60 --spool "$OUT/sylixos-spool" --device-id plc-sim \
+"$BIN/fieldagent" --proc-root "$OUT/sylixos-proc" --interval 1 --duration 90 --spool "$OUT/sylixos-spool" --device-id plc-sim \
   --upload "$URL" --token-file "$OUT/plc-sim.token" > /dev/null 2>&1 &
 sylix_agent=$!
-echo "== sampling this machine's /proc for 60 s (interval 1 s, a bundle every 20 s), uploading to the collector"
-"$BIN/fieldagent" --interval 1 --duration 60 --spool "$OUT/spool" --device-id demo-host --deep-every 3 \
+echo "== sampling this machine's /proc for 90 s (interval 1 s, a bundle every 20 s), uploading to the collector"
+"$BIN/fieldagent" --interval 1 --duration 90 --spool "$OUT/spool" --device-id demo-host --deep-every 3 \
   --bundle-seconds 20 --upload "$URL" --token-file "$OUT/demo-host.token" 2>&1 | grep -E "delivered|refused|unreachable|wrote" || true
 wait $sylix_agent
 echo "== the spools drained: $(ls "$OUT"/spool/*.zst "$OUT"/sylixos-spool/*.zst 2>/dev/null | wc -l) bundles left on the devices"

@@ -47,7 +47,7 @@ import Testing
         let pids = procs.mapValues { $0.processIdentifier }
         let expected = try verdicts(dir + "/reference", pids)
         let got = try verdicts(dir + "/target", pids)
-        for (w, kind) in AccuracyMatrixTests.expected {
+        for (w, kind) in AccuracyMatrixTests.expected.map({ ($0.label, $0.kind) }) {
             #expect(got[w] == expected[w], "\(w): \(Harness.agentCommand.last!) found \(got[w] ?? []), the normal build \(expected[w] ?? [])")
             if let k = kind {
                 #expect(got[w]?.contains(k) == true, "\(w): expected \(k), got \(got[w] ?? [])")

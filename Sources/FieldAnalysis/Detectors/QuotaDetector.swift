@@ -3,8 +3,8 @@
 ///
 /// Per resource and scope (the system, or one process) it reads every limit's room over time. A limit whose room
 /// reached zero, or whose peak (the OS's own, when it keeps one) reached the limit, is exhausted. Otherwise a
-/// limit whose room falls significantly, sustained and still falling, gets a forecast with an interval; the
-/// limit that runs out first binds. A limit restated in another unit (a reading marked `derived`) is reported
+/// limit whose room falls significantly, sustained and still falling, gets a forecast with an interval (for a
+/// process, only when its own use grows like a leak too); the limit that runs out first binds. A limit restated in another unit (a reading marked `derived`) is reported
 /// once, under the reading that counts it in its own unit.
 public struct QuotaDetector: Detector {
     public let name = "quotas"
@@ -73,6 +73,11 @@ public struct QuotaDetector: Detector {
         var falling = Series()
         for (t, v) in h.room.points { falling.append(t, -v) }
         let minimum = max(3, 0.001 * h.limit)
+        // A process's own use must grow too: a system-wide limit's room also falls when other processes take from
+        // it, and that is the system's forecast (or the other process's), not this one's.
+        if process != nil {
+            guard case .leak? = LeakEvidence.judge(h.used, minimumChange: 3, process: process, device: d, c) else { return j }
+        }
         if case .leak(let g, let confidence)? = LeakEvidence.judge(falling, minimumChange: minimum, process: process, device: d, c) {
             j.growth = g
             j.confidence = confidence
