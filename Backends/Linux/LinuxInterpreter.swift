@@ -130,8 +130,7 @@ public final class LinuxInterpreter: SampleInterpreter {
             }
             if let m = files.pidsMax { mem.pidsMax = m.map { Double($0) } }
             if let c = files.pidsCurrent { mem.pidsCurrent = Double(c) }
-            p.quotas = Self.quotas(p, mem, fresh: files.maps != nil, threadsMax: threadsMax, pidMax: pidMax, tasks: tasks,
-                maxMapCount: maxMapCount)
+            p.quotas = Self.quotas(p, mem, fresh: files.maps != nil, maxMapCount: maxMapCount)
             seen[key] = mem
             obs.processes.append(p)
         }
@@ -139,9 +138,9 @@ public final class LinuxInterpreter: SampleInterpreter {
         return obs
     }
 
-    /// The limits one process runs into: descriptors, map count, and its thread ceiling once per limit.
-    static func quotas(_ p: ProcessObservation, _ m: Remembered, fresh: Bool, threadsMax: Double?, pidMax: Double?, tasks: Double?,
-                       maxMapCount: Double?) -> [QuotaReading] {
+    /// The limits one process runs into: descriptors, map count, and its thread ceiling once per limit of its own
+    /// (cgroup, user, map count, address space).
+    static func quotas(_ p: ProcessObservation, _ m: Remembered, fresh: Bool, maxMapCount: Double?) -> [QuotaReading] {
         var out: [QuotaReading] = []
         if let n = p.descriptors, let limit = m.nofile {
             out.append(QuotaReading(resource: "fd", limit: limit, used: Double(n), source: "RLIMIT_NOFILE"))
@@ -159,8 +158,8 @@ public final class LinuxInterpreter: SampleInterpreter {
             guard let r = room else { return }
             out.append(QuotaReading(resource: "thread", limit: used + r.rounded(.down), used: used, source: source, derived: derived))
         }
-        add("kernel.threads-max", room: threadsMax.map { $0 - (tasks ?? live) })
-        add("kernel.pid_max", room: pidMax.map { $0 - (tasks ?? live) })
+        // `threads-max` and `pid_max` bound the whole system's tasks: they are the system's thread readings, not a
+        // process's (whose room there falls whenever any other process starts threads).
         add("cgroup pids.max", room: m.pidsMax.map { $0 - (m.pidsCurrent ?? live) })
         add("RLIMIT_NPROC", room: m.nproc.map { $0 - live })
         if let s = m.space {

@@ -84,7 +84,9 @@ public enum LeakEvidence {
     /// rise (first to last) that matters for this kind.
     public static func judge(_ series: Series, minimumChange: Double, process p: ProcessHistory?, device: DeviceTimeline,
                              _ c: AnalysisContext) -> Verdict? {
-        guard series.count >= c.minimumPoints, let g = Growth(series), g.significant, g.stillRising, g.change >= minimumChange,
+        // Cheap checks first: most series of most processes are flat.
+        guard series.count >= c.minimumPoints, let first = series.first?.v, let last = series.last?.v, last - first >= minimumChange,
+              let g = Growth(series), g.significant, g.stillRising, g.change >= minimumChange,
               g.spread, g.whole.spanSeconds >= minimumSpan(device, c, process: p) else { return nil }
         if let p, !device.alive(p) {
             return g.whole.spanSeconds >= c.informationalSpanSeconds ? .ended(g) : nil

@@ -81,7 +81,7 @@ public enum Report {
             let tight = quotas.filter { $0.device == d.device && $0.etaSeconds != nil }
             if !tight.isEmpty {
                 lines.append("  quotas running out (all limits: --format json)")
-                for q in tight.sorted(by: { $0.etaSeconds! < $1.etaSeconds! }).prefix(5) {
+                for q in tight.sorted(by: { $0.etaSeconds! < $1.etaSeconds! }).prefix(3) {
                     let eta = q.etaSeconds == 0 ? "exhausted" : "runs out in \(Format.duration(q.etaSeconds!))"
                         + " (\(Format.duration(q.etaLowSeconds ?? 0)) to \(q.etaHighSeconds.map(Format.duration) ?? "never"))"
                     let who = q.pid.map { "pid \($0) (\(q.process ?? ""))" } ?? "system"

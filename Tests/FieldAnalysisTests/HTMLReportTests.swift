@@ -8,10 +8,12 @@ import Testing
         var b = TimelineBuilder()
         let h = DetectorTests.header()
         for i in 0..<10 {
-            var s = DetectorTests.sample(i, threads: 2 + i * 3, maps: DetectorTests.maps(stacks: 1 + i * 3, stackSize: 8 << 20, guardSize: 4096, top: 0x7f00_0000_0000, width: 12, labelled: false),
-                fds: 4 + i * 5, names: ["app"] + Array(repeating: "w<orker>", count: i * 3))
+            // Threads and stacks grow by 10 a minute: the map count's room (two mappings per thread) falls enough for
+            // a forecast.
+            var s = DetectorTests.sample(i, threads: 2 + i * 10, maps: DetectorTests.maps(stacks: 1 + i * 10, stackSize: 8 << 20, guardSize: 4096, top: 0x7f00_0000_0000, width: 12, labelled: false),
+                fds: 4 + i * 5, names: ["app"] + Array(repeating: "w<orker>", count: i * 10))
             // A process name that needs escaping.
-            s.files[1] = FileCapture(path: "/proc/42/status", bytes: Array("Name:\t<b>&app\nThreads:\t\(2 + i * 3)\nVmRSS:\t1000 kB\n".utf8))
+            s.files[1] = FileCapture(path: "/proc/42/status", bytes: Array("Name:\t<b>&app\nThreads:\t\(2 + i * 10)\nVmRSS:\t1000 kB\n".utf8))
             b.add(sample: s, header: h)
         }
         let devices = Array(b.devices.values)
