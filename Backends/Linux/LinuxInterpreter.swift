@@ -21,6 +21,8 @@ public final class LinuxInterpreter: SampleInterpreter {
         var highestAddress: UInt64 = 0
         var pidsMax: Double?
         var pidsCurrent: Double?
+        /// Whether its maps showed musl's loader (looked for once).
+        var musl: Bool?
     }
 
     /// Keyed by pid and start time (a reused pid starts afresh).
@@ -114,7 +116,8 @@ public final class LinuxInterpreter: SampleInterpreter {
                 let parsed = MapsParser.parse(maps)
                 let s = MapsSummary(parsed)
                 mem.space = Self.addressSpace(s)
-                if Self.usesMusl(parsed) { mem.space!.stackCacheAllowance = 0 }
+                if mem.musl == nil { mem.musl = Self.usesMusl(parsed) }
+                if mem.musl == true { mem.space!.stackCacheAllowance = 0 }
                 mem.highestAddress = s.highestAddress
                 p.addressSpace = mem.space
             }
@@ -178,8 +181,10 @@ public final class LinuxInterpreter: SampleInterpreter {
     /// keeps no cache of them). A static musl program shows no loader, and keeps glibc's allowance.
     static func usesMusl(_ maps: ProcessMaps) -> Bool {
         for m in maps.mappings {
-            guard case .file(let path) = m.kind, let leaf = path.split(separator: "/").last else { continue }
-            if leaf.hasPrefix("ld-musl-") || leaf.hasPrefix("libc.musl-") { return true }
+            guard case .file(let path) = m.kind else { continue }
+            let u = path.utf8
+            let leaf = u.lastIndex(of: 0x2F).map { u[u.index(after: $0)...] } ?? u[...]
+            if leaf.starts(with: "ld-musl-".utf8) || leaf.starts(with: "libc.musl-".utf8) { return true }
         }
         return false
     }

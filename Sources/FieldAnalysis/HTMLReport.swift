@@ -62,7 +62,7 @@ public enum HTMLReport {
         if !pressing.isEmpty { body += "<h2>Quotas</h2>\n<div class=charts>\n" }
         for q in pressing {
             guard let d = devices.first(where: { $0.device == q.device }),
-                  let h = d.quotas.values.first(where: { $0.key.resource == q.resource && $0.key.source == q.binding && $0.key.process?.pid == q.pid }),
+                  let h = d.quotas.first(where: { $0.key.resource == q.resource && $0.key.source == q.binding && $0.key.process?.pid == q.pid }),
                   let last = h.used.last else { continue }
             let used = shifted(h.used)
             let lastPoint = (t: last.t - t0, v: last.v)

@@ -6,7 +6,7 @@ public struct TrendTest: Sendable {
     public var n: Int
     /// Time from the first to the last point, seconds.
     public var spanSeconds: Double
-    /// Sen's slope, per second.
+    /// Sen's slope, per second (0 when |z| <= 1: no trend either way).
     public var slope: Double
     /// The 95 % confidence interval of the slope, per second.
     public var slopeLow: Double
@@ -33,17 +33,11 @@ public struct TrendTest: Sendable {
         }
         let n = p.count
         var s = 0
-        var slopes: [Double] = []
-        slopes.reserveCapacity(n * (n - 1) / 2)
+        let ts = p.map(\.t), vs = p.map(\.v)
         for i in 0..<n {
-            for j in (i + 1)..<n {
-                let d = p[j].v - p[i].v
-                s += d > 0 ? 1 : (d < 0 ? -1 : 0)
-                if p[j].t > p[i].t { slopes.append(d / (p[j].t - p[i].t)) }
-            }
+            let vi = vs[i]
+            for j in (i + 1)..<n { s += vs[j] > vi ? 1 : (vs[j] < vi ? -1 : 0) }
         }
-        guard !slopes.isEmpty else { return nil }
-        slopes.sort()
         // Variance of S under "no trend", less the share of tied groups.
         var variance = Double(n * (n - 1) * (2 * n + 5))
         let sortedValues = p.map(\.v).sorted()
@@ -58,6 +52,18 @@ public struct TrendTest: Sendable {
         variance /= 18
         let sd = variance > 0 ? variance.squareRoot() : 0
         z = sd > 0 ? (s > 0 ? Double(s - 1) / sd : (s < 0 ? Double(s + 1) / sd : 0)) : 0
+        // The slopes (n² of them, sorted) only when they can matter: without a trend either way (|z| <= 1) the
+        // slope and its interval are 0.
+        var slopes: [Double] = []
+        if abs(z) > 1 {
+            slopes.reserveCapacity(n * (n - 1) / 2)
+            for i in 0..<n {
+                for j in (i + 1)..<n where ts[j] > ts[i] { slopes.append((vs[j] - vs[i]) / (ts[j] - ts[i])) }
+            }
+            slopes.sort()
+        } else {
+            slopes = [0]
+        }
         let m = slopes.count
         slope = m % 2 == 1 ? slopes[m / 2] : (slopes[m / 2 - 1] + slopes[m / 2]) / 2
         let c = 1.96 * sd

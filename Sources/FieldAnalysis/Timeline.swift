@@ -52,6 +52,8 @@ public struct ProcessHistory: Sendable {
     public var mappings = Series()
     /// The last address space seen.
     public var lastSpace: AddressSpace?
+    /// Its limits and their use, one per resource and source (a handful: searched, not hashed).
+    public var quotas: [QuotaHistory] = []
     /// Thread names at the first and last reads that had them.
     public var firstThreadNames: [NamedAmount]?
     /// See `firstThreadNames`.
@@ -123,8 +125,10 @@ public struct DeviceTimeline: Sendable {
     public var reclaimableCaches: Set<String> = []
     /// Processes by identity.
     public var processes: [ProcessKey: ProcessHistory] = [:]
-    /// Limits and their use, system and per process.
-    public var quotas: [QuotaKey: QuotaHistory] = [:]
+    /// System-wide limits and their use.
+    public var systemQuotas: [QuotaHistory] = []
+    /// Every limit's history: the system's, then each process's.
+    public var quotas: [QuotaHistory] { systemQuotas + processes.values.flatMap(\.quotas) }
     /// Kernel events with their time.
     public var events: [(wallNanos: Int64, event: ObservedEvent)] = []
     /// Boot ids in the order seen; more than one means the device rebooted between or within bundles.
@@ -288,27 +292,32 @@ public struct TimelineBuilder {
             d.kernelCaches[c.name, default: Series(capacity: 256)].append(t, Double(c.bytes))
             if c.reclaimable { d.reclaimableCaches.insert(c.name) }
         }
-        for q in o.system.quotas { addQuota(q, process: nil, name: nil, at: o.wallNanos, into: &d) }
+        for q in o.system.quotas { addQuota(q, process: nil, name: nil, at: o.wallNanos, into: &d.systemQuotas) }
         for p in o.processes {
             if let filter = pidFilter, !filter.contains(p.pid) { continue }
             let key = ProcessKey(pid: p.pid, startToken: p.startToken, bootID: boot)
             addProcess(p, key: key, at: o.wallNanos, into: &d.processes[key, default: ProcessHistory(key: key, name: p.name,
                 firstNanos: o.wallNanos, lastNanos: o.wallNanos)])
-            for q in p.quotas { addQuota(q, process: key, name: p.name, at: o.wallNanos, into: &d) }
         }
     }
 
-    static func addQuota(_ q: QuotaReading, process: ProcessKey?, name: String?, at nanos: Int64, into d: inout DeviceTimeline) {
-        let key = QuotaKey(resource: q.resource, source: q.source, process: process)
+    static func addQuota(_ q: QuotaReading, process: ProcessKey?, name: String?, at nanos: Int64, into list: inout [QuotaHistory]) {
+        let i: Int
+        if let found = list.firstIndex(where: { $0.key.resource == q.resource && $0.key.source == q.source }) {
+            i = found
+        } else {
+            list.append(QuotaHistory(key: QuotaKey(resource: q.resource, source: q.source, process: process), processName: name))
+            i = list.count - 1
+        }
         let t = Double(nanos) / 1e9
-        d.quotas[key, default: QuotaHistory(key: key, processName: name)].used.append(t, q.used)
-        d.quotas[key]!.room.append(t, q.limit - q.used)
-        d.quotas[key]!.limit = q.limit
-        if let p = q.peak { d.quotas[key]!.reportedPeak = max(d.quotas[key]!.reportedPeak, p) }
-        d.quotas[key]!.peak = max(d.quotas[key]!.peak, q.used, q.peak ?? 0)
-        d.quotas[key]!.derived = q.derived
-        d.quotas[key]!.lastNanos = max(d.quotas[key]!.lastNanos, nanos)
-        if let n = name { d.quotas[key]!.processName = n }
+        list[i].used.append(t, q.used)
+        list[i].room.append(t, q.limit - q.used)
+        list[i].limit = q.limit
+        if let p = q.peak { list[i].reportedPeak = max(list[i].reportedPeak, p) }
+        list[i].peak = max(list[i].peak, q.used, q.peak ?? 0)
+        list[i].derived = q.derived
+        list[i].lastNanos = max(list[i].lastNanos, nanos)
+        if let n = name { list[i].processName = n }
     }
 
     static func addProcess(_ p: ProcessObservation, key: ProcessKey, at nanos: Int64, into h: inout ProcessHistory) {
@@ -339,5 +348,6 @@ public struct TimelineBuilder {
             if h.firstThreadNames == nil { h.firstThreadNames = names }
             h.lastThreadNames = names
         }
+        for q in p.quotas { addQuota(q, process: key, name: p.name, at: nanos, into: &h.quotas) }
     }
 }

@@ -22,10 +22,11 @@ public struct QuotaDetector: Detector {
     public func inspect(_ d: DeviceTimeline, _ c: AnalysisContext) -> DetectorOutput {
         var out = DetectorOutput()
         var groups: [GroupKey: [QuotaHistory]] = [:]
-        for q in d.quotas.values { groups[GroupKey(resource: q.key.resource, process: q.key.process), default: []].append(q) }
+        let all = d.quotas
+        for q in all { groups[GroupKey(resource: q.key.resource, process: q.key.process), default: []].append(q) }
         // Sources a process (or the system) reports in their own unit: derived readings of these are not repeated.
         var ownSources: Set<SourceKey> = []
-        for q in d.quotas.values where !q.derived { ownSources.insert(SourceKey(source: q.key.source, process: q.key.process)) }
+        for q in all where !q.derived { ownSources.insert(SourceKey(source: q.key.source, process: q.key.process)) }
         for key in groups.keys.sorted() {
             let process = key.process.flatMap { d.processes[$0] }
             if let p = process, c.isAgent(p, on: d) { continue }
