@@ -4,9 +4,7 @@ public struct GrowingThreadsDetector: Detector {
     public init() {}
 
     public func inspect(_ d: DeviceTimeline, _ c: AnalysisContext) -> DetectorOutput {
-        var out = DetectorOutput()
-        for p in c.suspects(d) {
-            guard let v = LeakEvidence.judge(p.threads, minimumChange: 5, process: p, device: d, c) else { continue }
+        ProcessGrowth.scan(d, c, minimumChange: 5, { $0.threads }) { p, v, s in
             var details: [String] = []
             if let first = p.firstThreadNames, let last = p.lastThreadNames {
                 let before = Dictionary(first.map { ($0.name, $0.amount) }, uniquingKeysWith: +)
@@ -16,12 +14,11 @@ public struct GrowingThreadsDetector: Detector {
             }
             let who = details.first.map { " named \"\($0.split(separator: ":")[0])\"" } ?? ""
             let g = ProcessGrowth.growth(v)
-            out.findings.append(ProcessGrowth.finding(.threadLeakGrowing, v, p.threads, key: "threads", process: p, device: d,
+            return ProcessGrowth.finding(.threadLeakGrowing, v, s, key: "threads", process: p, device: d,
                 rate: ProcessGrowth.countRate(g) + " threads",
                 summary: "threads\(who) are started again and again and never end: \(Format.count(p.threads.first?.v ?? 0)) -> "
                     + "\(Format.count(p.threads.last?.v ?? 0)) live threads",
-                details: details, fix: "find the code that starts these threads; let them finish, or reuse a fixed pool"))
+                details: details, fix: "find the code that starts these threads; let them finish, or reuse a fixed pool")
         }
-        return out
     }
 }

@@ -4,15 +4,10 @@ public struct HeapDetector: Detector {
     public init() {}
 
     public func inspect(_ d: DeviceTimeline, _ c: AnalysisContext) -> DetectorOutput {
-        var out = DetectorOutput()
-        for p in c.suspects(d) {
-            guard let v = LeakEvidence.judge(p.heapBytes, minimumChange: 1_048_576, process: p, device: d, c) else { continue }
-            let s = p.heapBytes
-            out.findings.append(ProcessGrowth.finding(.heapLeak, v, s, key: "heap", process: p, device: d,
-                rate: ProcessGrowth.bytesRate(ProcessGrowth.growth(v)),
+        ProcessGrowth.scan(d, c, minimumChange: 1_048_576, { $0.heapBytes }) { p, v, s in
+            ProcessGrowth.finding(.heapLeak, v, s, key: "heap", process: p, device: d, rate: ProcessGrowth.bytesRate(ProcessGrowth.growth(v)),
                 summary: "the heap grows: \(Format.bytes(s.first?.v ?? 0)) -> \(Format.bytes(s.last?.v ?? 0))",
-                fix: "find allocations without a free (valgrind --leak-check=full, or heaptrack, on a test build)"))
+                fix: "find allocations without a free (valgrind --leak-check=full, or heaptrack, on a test build)")
         }
-        return out
     }
 }

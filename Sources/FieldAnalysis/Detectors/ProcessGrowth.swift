@@ -1,5 +1,16 @@
 /// The shape shared by the per-process growth detectors: judge one series of every suspect, and word a finding.
 enum ProcessGrowth {
+    /// Every suspect of `d` whose `series` grows like a leak by at least `minimumChange`, worded by `make`.
+    static func scan(_ d: DeviceTimeline, _ c: AnalysisContext, minimumChange: Double, _ series: (ProcessHistory) -> Series,
+                     _ make: (ProcessHistory, LeakEvidence.Verdict, Series) -> Finding) -> DetectorOutput {
+        var out = DetectorOutput()
+        for p in c.suspects(d) {
+            let s = series(p)
+            if let v = LeakEvidence.judge(s, minimumChange: minimumChange, process: p, device: d, c) { out.findings.append(make(p, v, s)) }
+        }
+        return out
+    }
+
     /// A finding for process `p` from verdict `v` on series `s`; `summary` words it (given the growth), `key`
     /// prefixes the evidence numbers.
     static func finding(_ kind: FindingKind, _ v: LeakEvidence.Verdict, _ s: Series, key: String, process p: ProcessHistory,

@@ -5,16 +5,11 @@ public struct VirtualGrowthDetector: Detector {
     public init() {}
 
     public func inspect(_ d: DeviceTimeline, _ c: AnalysisContext) -> DetectorOutput {
-        var out = DetectorOutput()
-        for p in c.suspects(d) {
-            guard let v = LeakEvidence.judge(p.virtualBytes, minimumChange: 64 * 1_048_576, process: p, device: d, c) else { continue }
-            let s = p.virtualBytes
-            out.findings.append(ProcessGrowth.finding(.vmGrowth, v, s, key: "virtual", process: p, device: d,
-                rate: ProcessGrowth.bytesRate(ProcessGrowth.growth(v)),
+        ProcessGrowth.scan(d, c, minimumChange: 64 * 1_048_576, { $0.virtualBytes }) { p, v, s in
+            ProcessGrowth.finding(.vmGrowth, v, s, key: "virtual", process: p, device: d, rate: ProcessGrowth.bytesRate(ProcessGrowth.growth(v)),
                 summary: "virtual size grows without a known cause: \(Format.bytes(s.first?.v ?? 0)) -> \(Format.bytes(s.last?.v ?? 0)) "
                     + "(resident \(Format.bytes(p.residentBytes.last?.v ?? 0)))",
-                fix: "compare the process's memory map between the start and the end of the run"))
+                fix: "compare the process's memory map between the start and the end of the run")
         }
-        return out
     }
 }
