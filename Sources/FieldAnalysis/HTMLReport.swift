@@ -25,22 +25,29 @@ public enum HTMLReport {
             for b in d.bundles where b.damage != nil { body += "<p class=damage>bundle \(esc(b.path)): \(esc(b.damage!.description))</p>\n" }
             for a in Report.agentLines(d) { body += "<p><small>\(esc(a))</small></p>\n" }
         }
+        // Findings grouped by process (most severe first, the system's last), each group with its charts.
         body += "<h2>Findings</h2>\n"
         if findings.isEmpty { body += "<p>No leaks or exhausted quotas found.</p>\n" }
-        body += "<table><tr><th>severity</th><th>kind</th><th>process</th><th>what, and the evidence</th><th>fix</th></tr>\n"
-        for f in findings {
-            let who = f.pid.map { "\($0) (\(esc(f.process ?? "")))" } ?? ""
+        func row(_ f: Finding) -> String {
             let details = f.details.isEmpty ? "" : "<br><small>" + f.details.map(esc).joined(separator: "<br>") + "</small>"
-            body += "<tr class=\(f.severity.rawValue)><td>\(f.severity.rawValue)<br><small>\(f.confidence.rawValue) confidence</small></td>"
-            body += "<td><code>\(f.kind.rawValue)</code></td><td>\(who)</td><td>\(esc(f.summary))\(details)</td><td>\(esc(f.fix))</td></tr>\n"
+            return "<tr class=\(f.severity.rawValue)><td>\(f.severity.rawValue)<br><small>\(f.confidence.rawValue) confidence</small></td>"
+                + "<td><code>\(f.kind.rawValue)</code></td><td>\(esc(f.summary))\(details)</td><td>\(esc(f.fix))</td></tr>\n"
         }
-        body += "</table>\n"
-
-        // Charts for every process a finding names.
-        let flagged = Set(findings.filter { $0.severity > .info }.compactMap { f in f.pid.map { "\(f.device)/\($0)" } })
+        let header = "<table><tr><th>severity</th><th>kind</th><th>what, and the evidence</th><th>fix</th></tr>\n"
         for d in devices.sorted(by: { $0.device < $1.device }) {
-            for t in d.processes.values.sorted(by: { $0.key < $1.key }) where flagged.contains("\(d.device)/\(t.key.pid)") {
-                body += "<h3>pid \(t.key.pid) (\(esc(t.name)))</h3>\n<div class=charts>\n"
+            let mine = findings.filter { $0.device == d.device }
+            let groups = Dictionary(grouping: mine) { $0.pid ?? -1 }
+            let order = groups.keys.sorted { a, b in
+                let sa = groups[a]!.map(\.severity).max()!, sb = groups[b]!.map(\.severity).max()!
+                return (a == -1 ? 0 : 1, sa, -a) > (b == -1 ? 0 : 1, sb, -b)
+            }
+            for pid in order {
+                let fs = groups[pid]!
+                let title = pid == -1 ? "\(esc(d.device)): the system" : "pid \(pid) (\(esc(fs[0].process ?? "")))"
+                body += "<h3>\(title)</h3>\n" + header + fs.map(row).joined() + "</table>\n"
+                guard pid != -1, fs.contains(where: { $0.severity > .info }),
+                      let t = d.processes.values.filter({ $0.key.pid == pid }).max(by: { $0.lastNanos < $1.lastNanos }) else { continue }
+                body += "<div class=charts>\n"
                 body += chart("virtual and resident size", unit: .bytes, [
                     Series(name: "virtual", colour: "#c0392b", points: shifted(t.virtualBytes)),
                     Series(name: "resident", colour: "#2471a3", points: shifted(t.residentBytes)),
