@@ -83,6 +83,8 @@ public struct Analyzer {
             }
             out.remove(at: i)
         }
+        // Less than a minute of evidence warns at most, whatever it forecasts.
+        for j in out.indices where out[j].confidence == .low && out[j].severity == .critical { out[j].severity = .warning }
         // An exhausted limit names its cause.
         for j in out.indices where out[j].kind == .quotaExhausted {
             let causes = out.filter { leakKinds.contains($0.kind) && $0.pid != nil && $0.pid == out[j].pid }.map(\.kind.rawValue)

@@ -125,9 +125,9 @@ public enum LeakEvidence {
             + "still rising in the last third, z \(Format.one(g.late?.z ?? 0)))"
     }
 
-    /// Severity from the verdict: a leak warns, whatever its confidence (which the report shows beside it); it is
-    /// critical when its forecast's late end falls inside the horizon (set by the analyzer when it folds the
-    /// forecast in). Growth that ended with its process is information.
+    /// Severity from the verdict: a leak warns; it is critical when its forecast's late end falls inside the
+    /// horizon (set by the analyzer when it folds the forecast in), unless its confidence is low (less than a
+    /// minute of evidence warns at most). Growth that ended with its process is information.
     public static func severity(_ v: Verdict) -> Severity {
         switch v {
         case .leak: return .warning
