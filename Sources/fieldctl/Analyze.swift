@@ -11,6 +11,12 @@ extension Fieldctl {
                 PATH is a bundle or a directory of bundles (searched recursively); bundles of one device are joined \
                 in time order. Damaged bundles are reported and read up to the damage.
 
+                A finding rests on evidence and says how sure it is: growth must be significant (Mann-Kendall \
+                trend test, Sen's slope with its interval), sustained, and still rising at the end (a warm-up that \
+                levels off, or growth in a process that exited, is not a leak); static evidence counts too (stacks \
+                of threads that ended unjoined, a limit at its peak). Forecasts carry an interval. The agent's own \
+                process is reported apart. docs/analyze-json.md has the rules and the JSON fields.
+
                 Exit codes: 0 done (and nothing at or above --fail-on); 1 a finding at or above --fail-on; 5 no \
                 bundle could be read; 64 the command line is wrong.
                 """

@@ -11,7 +11,8 @@ extension Fieldctl {
                 PATH is a bundle or a directory of bundles, of any number of devices (Linux and SylixOS alike). \
                 For each device: its thread limit (on Linux the process that runs out first, with the limit that \
                 binds), and every other resource at least two devices report: limit, peak, used, percent, growth \
-                per hour, time to exhaustion.
+                per hour, time to exhaustion. A time to exhaustion is given only from evidence (a limit reached, or \
+                a significant, sustained trend toward it); otherwise the row says "no evidence".
                 """
         )
 
