@@ -91,13 +91,13 @@ import Testing
         #expect(named.isEmpty, "after \(hours) h: \(named.map { "\($0.kind.rawValue) \($0.process ?? "-"): \($0.summary)" })")
     }
 
-    /// A week at one sample every two minutes: the leaks are named with high confidence, the twins are not, and memory stays
+    /// A week at one sample every five minutes: the leaks are named with high confidence, the twins are not, and memory stays
     /// bounded (every series keeps at most its capacity of points).
     @Test func aWeekLongSoak() throws {
-        var s = Self.slowLeaks(hours: 7 * 24, interval: 120)
-        s.processes += Self.twins(hours: 7 * 24, interval: 120).processes.filter { !$0.name.hasPrefix("service") }
-        s.deepEvery = 5
-        s.processes[0].unjoinedStacks = Behaviour(perMinute: 0.1, quantum: 1)  // one stack every 10 minutes: 1,008 in the week
+        var s = Self.slowLeaks(hours: 7 * 24, interval: 300)
+        s.processes += Self.twins(hours: 7 * 24, interval: 300).processes.filter { !$0.name.hasPrefix("service") }
+        s.deepEvery = 2
+        s.processes[0].unjoinedStacks = Behaviour(perMinute: 0.02, quantum: 1)  // one stack every 50 minutes: 201 in the week
         let r = Self.analyze(s)
         let unjoined = try #require(r.findings.first { $0.kind == .threadLeakUnjoined && $0.pid == 100 })
         #expect(unjoined.confidence == .high)
