@@ -39,7 +39,8 @@ public struct ComparisonRow: Sendable, Codable {
 /// Builds the comparison from quotas.
 public enum Comparison {
     /// One row per device and resource. For threads, the limit with evidence that runs out first (a process's
-    /// ceiling or the system's); without such evidence, the thread limit with the least room, marked `no trend`.
+    /// ceiling or the system's); without such evidence, the system's thread limit with the least room (a process's
+    /// only when the device reports no system-wide one), marked `no trend`.
     /// Other resources are kept when at least two devices report them for the whole system.
     public static func rows(_ quotas: [Quota]) -> [ComparisonRow] {
         func row(_ q: Quota) -> ComparisonRow {
@@ -59,8 +60,11 @@ public enum Comparison {
         var out: [ComparisonRow] = []
         let devices = Set(quotas.map(\.device)).sorted()
         for d in devices {
-            let mine = quotas.filter { $0.device == d }
-            if let t = mine.filter({ $0.resource == "thread" }).sorted(by: first).first { out.append(row(t)) }
+            let threads = quotas.filter { $0.device == d && $0.resource == "thread" }
+            // Without evidence no process is singled out: the system's row stands for the device when it has one.
+            let evidence = threads.filter { $0.etaSeconds != nil }
+            let pool = evidence.isEmpty ? (threads.contains { $0.scope == "system" } ? threads.filter { $0.scope == "system" } : threads) : evidence
+            if let t = pool.sorted(by: first).first { out.append(row(t)) }
         }
         let others = Dictionary(grouping: quotas.filter { $0.resource != "thread" && $0.scope == "system" }, by: \.resource)
         for (_, qs) in others.sorted(by: { $0.key < $1.key }) where Set(qs.map(\.device)).count >= 2 {
@@ -77,7 +81,7 @@ public enum Comparison {
         func describe(_ r: ComparisonRow) -> String {
             let who = r.pid.map { ", pid \($0) (\(r.process ?? ""))" } ?? ""
             guard let eta = r.etaSeconds else {
-                return "\(r.device) (\(r.os)): no evidence of exhaustion (\(Format.count(r.used)) of \(Format.count(r.limit)) threads, tightest limit \(r.binding ?? "?")\(who))"
+                return "\(r.device) (\(r.os)): no evidence of exhaustion (\(Format.count(r.used)) of \(Format.count(r.limit)) threads, tightest limit \(r.binding ?? "?"))"
             }
             let when = eta == 0 ? "has already run out" : "runs out in \(Format.duration(eta))"
             return "\(r.device) (\(r.os)) \(when): \(Format.count(r.used)) of \(Format.count(r.limit)) threads, bound by \(r.binding ?? "?")\(who)"
