@@ -18,7 +18,7 @@ if [ -n "$need_apt" ]; then
 fi
 if ! python3 -c 'import cbor2, zstandard' >/dev/null 2>&1; then
   echo "setup: installing the Python packages cbor2 and zstandard" >&2
-  python3 -m pip install -q --disable-pip-version-check cbor2 zstandard 2>&1 | grep -v "Running pip as the 'root' user" || true
+  python3 -m pip install -q --disable-pip-version-check cbor2 zstandard crc32c 2>&1 | grep -v "Running pip as the 'root' user" || true
   python3 -c 'import cbor2, zstandard'
 fi
 command -v swift >/dev/null 2>&1 || { echo "setup: no Swift toolchain on PATH (Swift 6.0 or newer is needed)" >&2; exit 1; }

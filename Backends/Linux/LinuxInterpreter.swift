@@ -1,3 +1,4 @@
+import CFieldPlatform
 import FieldModel
 
 extension LinuxBackend {
@@ -23,6 +24,35 @@ public final class LinuxInterpreter: SampleInterpreter {
         var pidsCurrent: Double?
         /// Whether its maps showed musl's loader (looked for once).
         var musl: Bool?
+        /// The `maps` and `limits` bytes the values above came from (unchanged bytes are not parsed again).
+        var mapsBytes: [UInt8]?
+        var limitsBytes: [UInt8]?
+    }
+
+    /// What the cheap files of one pid said, with the bytes it came from: a file whose bytes did not change since
+    /// the previous sample (most do not: an idle process's `stat` and `status` repeat) is not parsed again.
+    struct Cheap {
+        var stat: [UInt8]?
+        var essentials: StatEssentials?
+        var status: [UInt8]?
+        var statusThreads: Int?
+        var statusRSS: UInt64?
+        var statusName: String?
+        var fd: [UInt8]?
+        var fdCount = 0
+    }
+
+    /// By pid, for the processes of the previous sample.
+    var cheap: [Int32: Cheap] = [:]
+
+    /// Whether `b` holds the same bytes as `a` (at once when they share storage, as a resolved reference does).
+    static func same(_ a: [UInt8]?, _ b: [UInt8]) -> Bool {
+        guard let a, a.count == b.count else { return false }
+        return a.withUnsafeBufferPointer { x in
+            b.withUnsafeBufferPointer { y in
+                x.baseAddress == y.baseAddress || x.count == 0 || memcmp(x.baseAddress!, y.baseAddress!, x.count) == 0
+            }
+        }
     }
 
     /// Keyed by pid and start time (a reused pid starts afresh).
@@ -95,8 +125,17 @@ public final class LinuxInterpreter: SampleInterpreter {
         }
         var seen: [UInt64: Remembered] = [:]
         seen.reserveCapacity(order.count)
+        var seenCheap: [Int32: Cheap] = [:]
+        seenCheap.reserveCapacity(order.count)
         for pid in order {
-            guard let files = byPID[pid], let statBytes = files.stat, let st = StatParser.parse(statBytes) else { continue }
+            guard let files = byPID[pid], let statBytes = files.stat else { continue }
+            var c = cheap[pid] ?? Cheap()
+            if !Self.same(c.stat, statBytes) {
+                c.stat = statBytes
+                c.essentials = StatParser.essentials(statBytes)
+            }
+            seenCheap[pid] = c
+            guard let st = c.essentials else { continue }
             let start = st.startTicks ?? 0
             let key = UInt64(UInt32(bitPattern: pid)) << 40 ^ start
             var mem = remembered[key] ?? Remembered()
@@ -105,28 +144,44 @@ public final class LinuxInterpreter: SampleInterpreter {
             p.startSeconds = st.startTicks.map { Double($0) / 100 }  // USER_HZ is 100 for /proc on every arch we target
             p.virtualBytes = st.virtualBytes
             if let status = files.status {
-                // Three values: a targeted scan, not the full parser (analysis reads millions of these).
-                p.threads = LinuxBackend.number(after: "Threads:", in: status).map { Int(truncatingIfNeeded: $0) }
-                p.residentBytes = LinuxBackend.number(after: "VmRSS:", in: status).map { $0.multipliedReportingOverflow(by: 1024).partialValue }
-                if let n = Self.statusName(status) { p.name = n }
+                if !Self.same(c.status, status) {
+                    // Three values: a targeted scan, not the full parser (analysis reads millions of these).
+                    c.status = status
+                    c.statusThreads = LinuxBackend.number(after: "Threads:", in: status).map { Int(truncatingIfNeeded: $0) }
+                    c.statusRSS = LinuxBackend.number(after: "VmRSS:", in: status).map { $0.multipliedReportingOverflow(by: 1024).partialValue }
+                    c.statusName = Self.statusName(status)
+                }
+                p.threads = c.statusThreads
+                p.residentBytes = c.statusRSS
+                if let n = c.statusName { p.name = n }
             }
             if p.threads == nil, let n = st.threads, n >= 0 { p.threads = Int(truncatingIfNeeded: n) }
-            if let fd = files.fd { p.descriptors = FDListParser.count(fd) }
-            if let maps = files.maps {
+            if let fd = files.fd {
+                if !Self.same(c.fd, fd) {
+                    c.fd = fd
+                    c.fdCount = FDListParser.count(fd)
+                }
+                p.descriptors = c.fdCount
+            }
+            seenCheap[pid] = c
+            if let maps = files.maps, !Self.same(mem.mapsBytes, maps) {
                 let parsed = MapsParser.parse(maps)
                 let s = MapsSummary(parsed)
                 mem.space = Self.addressSpace(s)
                 if mem.musl == nil { mem.musl = Self.usesMusl(parsed) }
                 if mem.musl == true { mem.space!.stackCacheAllowance = 0 }
                 mem.highestAddress = s.highestAddress
-                p.addressSpace = mem.space
+                mem.mapsBytes = maps
             }
+            if files.maps != nil { p.addressSpace = mem.space }
             if !files.comms.isEmpty {
                 var names: [String: UInt64] = [:]
                 for c in files.comms { names[CommParser.parse(c) ?? "?", default: 0] += 1 }
                 p.threadNames = names.map { NamedAmount($0.key, $0.value) }
             }
-            if let l = files.limits.map({ LimitsParser.parse($0) }) {
+            if let bytes = files.limits, !Self.same(mem.limitsBytes, bytes) {
+                let l = LimitsParser.parse(bytes)
+                mem.limitsBytes = bytes
                 mem.nofile = l.openFiles?.soft.map { Double($0) }
                 mem.nproc = l.processes?.soft.map { Double($0) }
                 mem.addressSpaceLimit = l.addressSpace?.soft.map { Double($0) }
@@ -138,6 +193,7 @@ public final class LinuxInterpreter: SampleInterpreter {
             obs.processes.append(p)
         }
         remembered = seen
+        cheap = seenCheap
         return obs
     }
 

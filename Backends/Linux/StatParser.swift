@@ -86,3 +86,48 @@ public enum StatParser {
         }
     }
 }
+
+/// The few fields of a stat line that analysis reads for every process in every sample.
+public struct StatEssentials: Sendable, Hashable {
+    /// Field 2, as `ProcessStat.comm`.
+    public var comm: String
+    /// Field 20.
+    public var threads: Int64?
+    /// Field 22.
+    public var startTicks: UInt64?
+    /// Field 23.
+    public var virtualBytes: UInt64?
+}
+
+extension StatParser {
+    /// Fields 2, 20, 22 and 23 exactly as `parse` reads them, without building the rest of the line (one string,
+    /// no array): analysis reads one per process per sample.
+    public static func essentials(_ bytes: [UInt8]) -> StatEssentials? {
+        bytes.withUnsafeBufferPointer { buf -> StatEssentials? in
+            let all = 0..<buf.count
+            guard let open = ProcText.firstIndex(of: UInt8(ascii: "("), in: buf, all),
+                let close = ProcText.lastIndex(of: UInt8(ascii: ")"), in: buf, all), close > open,
+                let pidValue = ProcText.decimal(buf, ProcText.trimmed(buf, 0..<open)), pidValue <= UInt64(Int32.max)
+            else { return nil }
+            var end = close + 1
+            while end < buf.count && buf[end] != ProcText.newline { end += 1 }
+            var s = StatEssentials(comm: ProcText.string(buf, (open + 1)..<close))
+            var i = close + 1
+            var field = 2
+            while i < end && field < 23 {
+                while i < end && ProcText.isPadding(buf[i]) { i += 1 }
+                if i == end { break }
+                let start = i
+                while i < end && !ProcText.isPadding(buf[i]) { i += 1 }
+                field += 1
+                switch field {
+                case 20: s.threads = ProcText.signedDecimal(buf, start..<i)
+                case 22: s.startTicks = ProcText.decimal(buf, start..<i)
+                case 23: s.virtualBytes = ProcText.decimal(buf, start..<i)
+                default: break
+                }
+            }
+            return s
+        }
+    }
+}

@@ -40,7 +40,7 @@ public enum Report {
         func paint(_ s: String, _ code: String) -> String { colour ? "\u{1B}[\(code)m\(s)\u{1B}[0m" : s }
         var lines: [String] = []
         for d in devices.sorted(by: { $0.device < $1.device }) {
-            var head = "device \(d.device) (\(d.backend)): \(d.sampleTimes.count) samples over \(Format.duration(d.spanSeconds)), \(d.processes.count) processes"
+            var head = "device \(d.device) (\(d.backend)): \(d.sampleTimes.count) samples over \(Format.duration(d.spanSeconds)), \(d.processCount) processes"
             if d.boots.count > 1 { head += ", \(d.boots.count - 1) reboot(s)" }
             let gaps = d.gaps
             if let longest = gaps.map(\.seconds).max() { head += ", \(gaps.count) gap(s) in the sampling (longest \(Format.duration(longest)))" }

@@ -26,8 +26,11 @@ public struct Series: Sendable {
     public private(set) var stride = 1
     var pendingT = 0.0, pendingV = 0.0, pendingN = 0
 
+    /// Points a series keeps unless told otherwise: enough for trends and charts, 16 KiB per series.
+    public static let defaultCapacity = 1024
+
     /// An empty series keeping at most `capacity` points.
-    public init(capacity: Int = 1024) { self.capacity = max(16, capacity & ~1) }
+    public init(capacity: Int = Series.defaultCapacity) { self.capacity = max(16, capacity & ~1) }
 
     /// Whether nothing was added.
     public var isEmpty: Bool { count == 0 }

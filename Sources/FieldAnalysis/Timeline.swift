@@ -60,6 +60,16 @@ public struct ProcessHistory: Sendable {
     public var lastThreadNames: [NamedAmount]?
 }
 
+extension ProcessHistory {
+    /// A history whose series keep at most `capacity` points each.
+    init(key: ProcessKey, name: String, at nanos: Int64, capacity: Int) {
+        self.init(key: key, name: name, firstNanos: nanos, lastNanos: nanos)
+        let s = Series(capacity: capacity)
+        threads = s; virtualBytes = s; residentBytes = s; descriptors = s; heapBytes = s; anonymousBytes = s
+        sharedBytes = s; sharedMappings = s; unjoinedStacks = s; stackRegions = s; mappings = s
+    }
+}
+
 /// A limit over time: `{resource, scope, limit, used, peak, source}` for one process or the system.
 public struct QuotaKey: Sendable, Hashable {
     /// `thread`, `fd`, `map_count`, an OS pool name...
@@ -91,6 +101,24 @@ public struct QuotaHistory: Sendable {
     public var derived = false
     /// When last read, Unix nanoseconds.
     public var lastNanos: Int64 = 0
+}
+
+/// Short-lived processes that came and went, folded into one entry per name: their own histories could never
+/// support a finding (growth in a process that ran under `AnalysisContext.informationalSpanSeconds` and ended is not
+/// reported) and, on a device that starts a process every few seconds, would make memory grow with the soak.
+public struct RetiredProcesses: Sendable {
+    /// Processes folded in.
+    public var count = 0
+    /// When the first of them was first seen and the last of them last seen, Unix nanoseconds.
+    public var firstNanos = Int64.max
+    /// See `firstNanos`.
+    public var lastNanos = Int64.min
+    /// The most threads, resident bytes and descriptors any of them had.
+    public var maxThreads = 0.0
+    /// See `maxThreads`.
+    public var maxResidentBytes = 0.0
+    /// See `maxThreads`.
+    public var maxDescriptors = 0.0
 }
 
 /// Bundles a device dropped or had refused, for one reason (the `missing` array of docs/analyze-json.md).
@@ -141,6 +169,18 @@ public struct DeviceTimeline: Sendable {
     public var losses: [LossReport] = []
     /// Samples of a backend this fieldctl does not know: read, not interpreted.
     public var uninterpretedSamples = 0
+    /// Points each series keeps (`Series.capacity`).
+    public var seriesCapacity = Series.defaultCapacity
+    /// Short-lived processes that ended, by name (see `RetiredProcesses`); not in `processes`.
+    public var retired: [String: RetiredProcesses] = [:]
+    /// Processes seen, `processes` and `retired` together.
+    public var processCount: Int { processes.count + retired.values.reduce(0) { $0 + $1.count } }
+    /// The latest sample time so far, and whether every sample came after the one before (bundles read in order):
+    /// only then is a process not seen for a while known to have ended.
+    var latestNanos = Int64.min
+    var inOrder = true
+    var foldsEnded = true
+    var samplesSinceRetiring = 0
 
     /// The first and last sample, Unix nanoseconds.
     public var firstNanos: Int64 { sampleTimes.first ?? 0 }
@@ -201,13 +241,22 @@ public struct TimelineBuilder {
     let backends: [any Backend]
     /// One interpreter per device (they remember deep captures between samples).
     var interpreters: [String: any SampleInterpreter] = [:]
+    /// Points each series keeps. The default bounds memory whatever the soak's length; tests set it beyond any
+    /// soak's sample count to check that the verdicts do not depend on it.
+    public let seriesCapacity: Int
+    /// Whether short-lived processes that ended are folded into `DeviceTimeline.retired` (bounded memory under
+    /// process churn); tests turn it off to check that no verdict depends on it.
+    public let foldsEndedProcesses: Bool
 
     /// An empty builder. `backends` defaults to every backend field knows (tests add their own).
-    public init(pidFilter: Set<Int32>? = nil, since: Int64? = nil, until: Int64? = nil, backends: [any Backend] = BackendRegistry.all) {
+    public init(pidFilter: Set<Int32>? = nil, since: Int64? = nil, until: Int64? = nil, backends: [any Backend] = BackendRegistry.all,
+                seriesCapacity: Int = Series.defaultCapacity, foldsEndedProcesses: Bool = true) {
+        self.foldsEndedProcesses = foldsEndedProcesses
         self.pidFilter = pidFilter
         self.since = since
         self.until = until
         self.backends = backends
+        self.seriesCapacity = seriesCapacity
     }
 
     /// Reads one bundle into the timelines. Damage is recorded, never fatal. `progress` is called now and then
@@ -238,7 +287,8 @@ public struct TimelineBuilder {
             }
         }
         let id = header?.deviceID ?? "unknown"
-        devices[id, default: header.map(Self.empty) ?? DeviceTimeline(device: id, backend: "unknown")].bundles.append((reader.name, reader.damage))
+        if devices[id] == nil { devices[id] = header.map(empty) ?? DeviceTimeline(device: id, backend: "unknown") }
+        devices[id]!.bundles.append((reader.name, reader.damage))
     }
 
     /// Puts what depends on order in time order: bundles may be given in any order.
@@ -249,14 +299,17 @@ public struct TimelineBuilder {
         }
     }
 
-    static func empty(_ h: BundleHeader) -> DeviceTimeline {
+    func empty(_ h: BundleHeader) -> DeviceTimeline {
         var d = DeviceTimeline(device: h.deviceID, backend: h.backend)
         d.intervalNanos = h.intervalNanos
+        d.seriesCapacity = seriesCapacity
+        d.foldsEnded = foldsEndedProcesses
+        d.memoryAvailable = Series(capacity: seriesCapacity)
         return d
     }
 
     mutating func start(_ h: BundleHeader) {
-        if devices[h.deviceID] == nil { devices[h.deviceID] = Self.empty(h) }
+        if devices[h.deviceID] == nil { devices[h.deviceID] = empty(h) }
         if let pid = h.agentPID { devices[h.deviceID]!.agentPIDs.insert(pid) }
     }
 
@@ -286,27 +339,60 @@ public struct TimelineBuilder {
         if d.boots.last != boot { d.boots.append(boot) }
         let t = Double(o.wallNanos) / 1e9
         d.sampleTimes.append(o.wallNanos)
+        if o.wallNanos < d.latestNanos { d.inOrder = false }
+        d.latestNanos = max(d.latestNanos, o.wallNanos)
+        d.samplesSinceRetiring += 1
+        if d.inOrder && d.foldsEnded && d.samplesSinceRetiring >= 256 {
+            d.samplesSinceRetiring = 0
+            retire(in: &d)
+        }
         if let v = o.system.memoryAvailable { d.memoryAvailable.append(t, Double(v)) }
         if let v = o.system.memoryTotal { d.memoryTotal = v }
         for c in o.system.kernelCaches ?? [] {
-            d.kernelCaches[c.name, default: Series(capacity: 256)].append(t, Double(c.bytes))
+            d.kernelCaches[c.name, default: Series(capacity: d.seriesCapacity > Series.defaultCapacity ? d.seriesCapacity : min(256, d.seriesCapacity))].append(t, Double(c.bytes))
             if c.reclaimable { d.reclaimableCaches.insert(c.name) }
         }
-        for q in o.system.quotas { addQuota(q, process: nil, name: nil, at: o.wallNanos, into: &d.systemQuotas) }
+        let capacity = d.seriesCapacity
+        for q in o.system.quotas { addQuota(q, process: nil, name: nil, at: o.wallNanos, capacity: capacity, into: &d.systemQuotas) }
         for p in o.processes {
             if let filter = pidFilter, !filter.contains(p.pid) { continue }
             let key = ProcessKey(pid: p.pid, startToken: p.startToken, bootID: boot)
-            addProcess(p, key: key, at: o.wallNanos, into: &d.processes[key, default: ProcessHistory(key: key, name: p.name,
-                firstNanos: o.wallNanos, lastNanos: o.wallNanos)])
+            addProcess(p, key: key, at: o.wallNanos, capacity: capacity,
+                       into: &d.processes[key, default: ProcessHistory(key: key, name: p.name, at: o.wallNanos, capacity: capacity)])
         }
     }
 
-    static func addQuota(_ q: QuotaReading, process: ProcessKey?, name: String?, at nanos: Int64, into list: inout [QuotaHistory]) {
+    /// Folds into `retired` the processes that ended (not seen for ten minutes, or 20 intervals if longer) after
+    /// running under `AnalysisContext.informationalSpanSeconds`, unless one of their limits was reached (an
+    /// exhausted limit is a finding even in a process that is gone).
+    static func retire(in d: inout DeviceTimeline) {
+        let quiet = max(600_000_000_000, 20 * Int64(clamping: d.intervalNanos))
+        let short = Int64(AnalysisContext().informationalSpanSeconds * 1e9)
+        let gone = d.processes.filter { _, p in
+            d.latestNanos - p.lastNanos > quiet && p.lastNanos - p.firstNanos < short
+                && !p.quotas.contains { $0.limit > 0 && ($0.room.minimum <= 0 || $0.reportedPeak >= $0.limit) }
+        }
+        for (key, p) in gone {
+            var r = d.retired[p.name, default: RetiredProcesses()]
+            r.count += 1
+            r.firstNanos = min(r.firstNanos, p.firstNanos)
+            r.lastNanos = max(r.lastNanos, p.lastNanos)
+            if !p.threads.isEmpty { r.maxThreads = max(r.maxThreads, p.threads.maximum) }
+            if !p.residentBytes.isEmpty { r.maxResidentBytes = max(r.maxResidentBytes, p.residentBytes.maximum) }
+            if !p.descriptors.isEmpty { r.maxDescriptors = max(r.maxDescriptors, p.descriptors.maximum) }
+            d.retired[p.name] = r
+            d.processes[key] = nil
+        }
+    }
+
+    static func addQuota(_ q: QuotaReading, process: ProcessKey?, name: String?, at nanos: Int64, capacity: Int,
+                         into list: inout [QuotaHistory]) {
         let i: Int
         if let found = list.firstIndex(where: { $0.key.resource == q.resource && $0.key.source == q.source }) {
             i = found
         } else {
-            list.append(QuotaHistory(key: QuotaKey(resource: q.resource, source: q.source, process: process), processName: name))
+            list.append(QuotaHistory(key: QuotaKey(resource: q.resource, source: q.source, process: process), processName: name,
+                                     used: Series(capacity: capacity), room: Series(capacity: capacity)))
             i = list.count - 1
         }
         let t = Double(nanos) / 1e9
@@ -320,7 +406,7 @@ public struct TimelineBuilder {
         if let n = name { list[i].processName = n }
     }
 
-    static func addProcess(_ p: ProcessObservation, key: ProcessKey, at nanos: Int64, into h: inout ProcessHistory) {
+    static func addProcess(_ p: ProcessObservation, key: ProcessKey, at nanos: Int64, capacity: Int, into h: inout ProcessHistory) {
         let t = Double(nanos) / 1e9
         h.name = p.name
         h.samples += 1
@@ -348,6 +434,6 @@ public struct TimelineBuilder {
             if h.firstThreadNames == nil { h.firstThreadNames = names }
             h.lastThreadNames = names
         }
-        for q in p.quotas { addQuota(q, process: key, name: p.name, at: nanos, into: &h.quotas) }
+        for q in p.quotas { addQuota(q, process: key, name: p.name, at: nanos, capacity: capacity, into: &h.quotas) }
     }
 }

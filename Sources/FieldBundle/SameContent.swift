@@ -88,6 +88,8 @@ public struct SampleDecoder {
     public private(set) var unresolved: Int = 0
     private var last: [String: Last] = [:]
     private var samples: UInt64 = 0
+    /// The previous sample's entries, resolved.
+    private var previous: [FileCapture] = []
 
     /// A decoder for the bundle that starts with `header`.
     public init(header: BundleHeader) {
@@ -102,7 +104,13 @@ public struct SampleDecoder {
     /// Decodes the next sample record of the bundle.
     public mutating func decode(_ payload: [UInt8]) throws(BundleError) -> Sample {
         var same: [Int] = []
-        var s = try RecordCodec.decodeSample(payload, same: &same)
+        var s: Sample
+        if let fast = SamplePayload.decode(payload, previous: previous, same: &same) {
+            s = fast
+        } else {
+            same.removeAll()
+            s = try RecordCodec.decodeSample(payload, same: &same)
+        }
         var next = 0
         for i in s.files.indices {
             let isSame = next < same.count && same[next] == i
@@ -128,6 +136,7 @@ public struct SampleDecoder {
         }
         samples += 1
         if window > 0, samples % window == 0 { last = last.filter { samples - $0.value.sample <= window } }
+        previous = s.files
         return s
     }
 }

@@ -73,7 +73,11 @@ extension Fieldctl {
                             out.line(JSONLines.bundleLine(path: path, size: reader.compressedSize, format: reader.format))
                             first = false
                         }
-                        out.line(resolve ? JSONLines.recordLine(r, payload: resolver.payload(r)) : JSONLines.recordLine(r))
+                        if resolve {
+                            out.line(JSONLines.recordLine(r, payload: resolver.payload(r)))
+                        } else if !out.appendRecordLine(r) {
+                            out.line(JSONLines.recordLine(r))
+                        }
                     }
                     if first {
                         out.line(JSONLines.bundleLine(path: path, size: reader.compressedSize, format: reader.format))
@@ -105,6 +109,13 @@ struct OutputBuffer {
         buffer.append(contentsOf: s.utf8)
         buffer.append(0x0A)
         if buffer.count >= 1 << 16 { flush() }
+    }
+
+    /// Appends `r`'s line the direct way (`JSONLines.appendRecordLine`); false when it must go the general way.
+    mutating func appendRecordLine(_ r: RawRecord) -> Bool {
+        guard JSONLines.appendRecordLine(r, to: &buffer) else { return false }
+        if buffer.count >= 1 << 16 { flush() }
+        return true
     }
 
     mutating func flush() {

@@ -9,19 +9,35 @@ import Testing
 /// never are, over 24 hours and 7 days.
 @Suite struct SoakTests {
     /// Analysis of the first `minutes` of a scenario (every sample goes through the Linux backend's interpreter).
-    static func analyze(_ s: Scenario, minutes: Double? = nil) -> (findings: [Finding], quotas: [Quota], device: DeviceTimeline) {
+    static func analyze(_ s: Scenario, minutes: Double? = nil, capacity: Int = Series.defaultCapacity)
+        -> (findings: [Finding], quotas: [Quota], device: DeviceTimeline)
+    {
+        analyze(s, minutes: minutes, capacities: [capacity])[0]
+    }
+
+    /// One rendering of the scenario analysed once per reservoir capacity.
+    static func analyze(_ s: Scenario, minutes: Double? = nil, capacities: [Int])
+        -> [(findings: [Finding], quotas: [Quota], device: DeviceTimeline)]
+    {
         let r = SoakRenderer(s)
         let runs = r.runs
         let h = r.header()
         let header = BundleHeader(agent: "fieldsoak", backend: h.backend, osIdentity: [], deviceID: h.device, bootID: "soak-boot",
             wallNanos: h.wallNanos, monoNanos: 0, intervalNanos: h.intervalNanos, procRoot: "/proc", sequence: 0, plan: [])
-        var b = TimelineBuilder()
+        // The unbounded run keeps every process too.
+        var builders = capacities.map { TimelineBuilder(seriesCapacity: $0, foldsEndedProcesses: $0 != Int.max) }
         let n = minutes.map { min(s.sampleCount, Int($0 * 60 / s.intervalSeconds) + 1) } ?? s.sampleCount
-        for i in 0..<n { b.add(sample: r.sample(i, runs: runs), header: header) }
-        b.finish()
-        let d = b.devices[s.device]!
-        let a = Analyzer().analyze([d])
-        return (a.findings, a.quotas, d)
+        for i in 0..<n {
+            let sample = r.sample(i, runs: runs)
+            for k in builders.indices { builders[k].add(sample: sample, header: header) }
+        }
+        return builders.map { b in
+            var b = b
+            b.finish()
+            let d = b.devices[s.device]!
+            let a = Analyzer().analyze([d])
+            return (a.findings, a.quotas, d)
+        }
     }
 
     /// Ordinary neighbours of a busy device: noisy, flat on average.
@@ -110,5 +126,35 @@ import Testing
         for p in r.device.processes.values {
             for series in [p.heapBytes, p.threads, p.residentBytes, p.unjoinedStacks] { #expect(series.times.count <= series.capacity) }
         }
+    }
+
+    /// Bounded memory changes no verdict: every finding (kind, process, severity, confidence) and which quota runs
+    /// out first are those of a run that keeps every point, on a day sampled every minute and a week sampled every
+    /// 10 minutes, with the default reservoirs and with reservoirs of 256 points (which halve three times).
+    @Test(arguments: [(24.0, 60.0), (7 * 24.0, 600.0)])
+    func boundedSeriesGiveTheVerdictsOfUnboundedOnes(hours: Double, interval: Double) {
+        var s = Self.slowLeaks(hours: hours, interval: interval)
+        s.processes += Self.twins(hours: hours, interval: interval).processes.filter { !$0.name.hasPrefix("service") }
+        s.processes[0].unjoinedStacks = Behaviour(perMinute: 0.02, quantum: 1)
+        s.deepEvery = 2  // the layout's series (heap, stacks) fill the small reservoirs too
+        let runs = Self.analyze(s, capacities: [256, Int.max, Series.defaultCapacity])
+        let (bounded, unbounded, standard) = (runs[0], runs[1], runs[2])
+        #expect(bounded.device.processes.values.contains { $0.heapBytes.stride >= 2 && $0.threads.stride >= 4 }, "the reservoirs never filled: nothing compared")
+        #expect(unbounded.device.processes.values.allSatisfy { $0.heapBytes.stride == 1 })
+        #expect(standard.device.retired["worker"]?.count ?? 0 > 100, "short-lived workers were not folded: \(standard.device.retired)")
+        #expect(unbounded.device.retired.isEmpty)
+        #expect(standard.device.processCount == unbounded.device.processCount)
+        func verdicts(_ f: [Finding]) -> [String] {
+            f.map { "\($0.kind.rawValue) \($0.pid.map { String($0) } ?? "-") \($0.severity) \($0.confidence)" }.sorted()
+        }
+        #expect(verdicts(bounded.findings) == verdicts(unbounded.findings))
+        #expect(verdicts(standard.findings) == verdicts(unbounded.findings))
+        #expect(!bounded.findings.isEmpty)
+        func first(_ q: [Quota]) -> String? {
+            q.filter { $0.etaSeconds != nil }.min { $0.etaSeconds! < $1.etaSeconds! }.map { "\($0.resource) \($0.pid.map { String($0) } ?? "-")" }
+        }
+        #expect(first(bounded.quotas) == first(unbounded.quotas))
+        #expect(Set(standard.quotas.map { "\($0.resource) \($0.pid.map { String($0) } ?? "-") \($0.evidence ?? "")" })
+                == Set(unbounded.quotas.map { "\($0.resource) \($0.pid.map { String($0) } ?? "-") \($0.evidence ?? "")" }))
     }
 }

@@ -32,6 +32,8 @@ public struct QuotaDetector: Detector {
             if let p = process, c.isAgent(p, on: d) { continue }
             let judged = groups[key]!.sorted { $0.key.source < $1.key.source }.map { judge($0, process: process, d, c) }
             guard let bind = Self.binding(judged) else { continue }
+            // A process that is gone runs out of nothing any more: its limits are shown only if it reached one.
+            if let p = process, !d.alive(p), !bind.exhausted { continue }
             let h = bind.history
             let usedNow = h.used.last?.v ?? 0
             var q = Quota(os: d.backend, device: d.device, resource: key.resource, scope: key.process == nil ? "system" : "process",

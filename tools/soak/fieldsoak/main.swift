@@ -1,7 +1,7 @@
 // fieldsoak: writes the bundles of a simulated soak (a scenario file, see tools/soak/README.md), so that analysis
 // of long soaks is tested and measured in seconds.
 //
-//   fieldsoak SCENARIO.json OUTDIR [--bundle-minutes N]
+//   fieldsoak SCENARIO.json OUTDIR [--bundle-minutes N] [--hours H]
 import FieldBundle
 import FieldModel
 import FieldSoak
@@ -14,7 +14,7 @@ func fail(_ message: String, _ code: Int32 = 64) -> Never {
 
 var args = Array(CommandLine.arguments.dropFirst())
 if args.contains("--help") || args.contains("-h") {
-    print("usage: fieldsoak SCENARIO.json OUTDIR [--bundle-minutes N]\n\nWrites the bundles of the simulated soak SCENARIO describes into OUTDIR (one bundle per N simulated minutes, default 60).\nThe scenario format is in tools/soak/README.md.")
+    print("usage: fieldsoak SCENARIO.json OUTDIR [--bundle-minutes N] [--hours H]\n\nWrites the bundles of the simulated soak SCENARIO describes into OUTDIR (one bundle per N simulated minutes, default 60).\n--hours H overrides the scenario's duration_hours (one scenario, soaks of any length).\nThe scenario format is in tools/soak/README.md.")
     exit(0)
 }
 var bundleMinutes = 60.0
@@ -23,13 +23,20 @@ if let i = args.firstIndex(of: "--bundle-minutes") {
     bundleMinutes = v
     args.removeSubrange(i...(i + 1))
 }
-guard args.count == 2 else { fail("usage: fieldsoak SCENARIO.json OUTDIR [--bundle-minutes N]") }
-let scenario: Scenario
+var hours: Double?
+if let i = args.firstIndex(of: "--hours") {
+    guard i + 1 < args.count, let v = Double(args[i + 1]), v > 0, v <= 24 * 366 else { fail("--hours wants a positive number of hours (at most a year)") }
+    hours = v
+    args.removeSubrange(i...(i + 1))
+}
+guard args.count == 2 else { fail("usage: fieldsoak SCENARIO.json OUTDIR [--bundle-minutes N] [--hours H]") }
+var scenario: Scenario
 do {
     scenario = try JSONDecoder().decode(Scenario.self, from: Data(contentsOf: URL(fileURLWithPath: args[0])))
 } catch {
     fail("cannot read the scenario \(args[0]): \(error)", 65)
 }
+if let h = hours { scenario.durationHours = h }
 let out = args[1]
 do { try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true) } catch { fail("cannot create \(out): \(error)", 73) }
 
@@ -61,4 +68,4 @@ if let w = writer, let last = Optional(r.sample(total - 1, runs: [])) {
     do { _ = try w.close(reason: "end", wallNanos: last.wallNanos, monoNanos: last.monoNanos) } catch { fail("cannot close: \(error.message)", 74) }
 }
 if isatty(2) != 0 { FileHandle.standardError.write(Data("\r".utf8)) }
-print("fieldsoak: \(total) samples of \(scenario.processes.count) process(es) over \(scenario.durationHours) h in \(bundles) bundle(s) in \(out)")
+print("fieldsoak: \(total) samples of \(scenario.processes.reduce(0) { $0 + $1.copies }) process(es) over \(scenario.durationHours) h in \(bundles) bundle(s) in \(out)")
