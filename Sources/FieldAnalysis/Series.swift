@@ -7,7 +7,7 @@
 /// runs. A rank-based trend on the reservoir is the trend of the history at a coarser step.
 public struct Series: Sendable {
     /// The most points kept (even, at least 16).
-    public let capacity: Int
+    public private(set) var capacity: Int
     /// Stored times, seconds, ascending.
     public private(set) var times: [Double] = []
     /// Stored values, one per time.
@@ -70,6 +70,15 @@ public struct Series: Sendable {
             values.append(v)
         }
         if times.count >= capacity { halve() }
+    }
+
+    /// Keeps at most `smaller` points from now on (merging neighbours as when it fills); first, last, minimum and
+    /// maximum stay exact.
+    public mutating func shrink(to smaller: Int) {
+        let c = max(16, smaller & ~1)
+        guard c < capacity else { return }
+        capacity = c
+        while times.count >= capacity { halve() }
     }
 
     mutating func halve() {

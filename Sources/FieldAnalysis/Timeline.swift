@@ -61,6 +61,18 @@ public struct ProcessHistory: Sendable {
 }
 
 extension ProcessHistory {
+    /// Keeps at most `capacity` points per series from now on.
+    mutating func shrink(to capacity: Int) {
+        for k in [\ProcessHistory.threads, \.virtualBytes, \.residentBytes, \.descriptors, \.heapBytes, \.anonymousBytes,
+                  \.sharedBytes, \.sharedMappings, \.unjoinedStacks, \.stackRegions, \.mappings] {
+            self[keyPath: k].shrink(to: capacity)
+        }
+        for i in quotas.indices {
+            quotas[i].used.shrink(to: capacity)
+            quotas[i].room.shrink(to: capacity)
+        }
+    }
+
     /// A history whose series keep at most `capacity` points each.
     init(key: ProcessKey, name: String, at nanos: Int64, capacity: Int) {
         self.init(key: key, name: name, firstNanos: nanos, lastNanos: nanos)
@@ -103,9 +115,10 @@ public struct QuotaHistory: Sendable {
     public var lastNanos: Int64 = 0
 }
 
-/// Short-lived processes that came and went, folded into one entry per name: their own histories could never
+/// Processes that came and went, folded into one entry per name: short-lived ones, whose histories could never
 /// support a finding (growth in a process that ran under `AnalysisContext.informationalSpanSeconds` and ended is not
-/// reported) and, on a device that starts a process every few seconds, would make memory grow with the soak.
+/// reported) and, on a device that starts a process every few seconds, would make memory grow with the soak; and
+/// the oldest of the longer-lived ones beyond `TimelineBuilder.maximumEnded` (see `TimelineBuilder.retire`).
 public struct RetiredProcesses: Sendable {
     /// Processes folded in.
     public var count = 0
@@ -294,6 +307,7 @@ public struct TimelineBuilder {
     /// Puts what depends on order in time order: bundles may be given in any order.
     public mutating func finish() {
         for id in devices.keys {
+            if devices[id]!.inOrder && devices[id]!.foldsEnded { Self.retire(in: &devices[id]!) }
             devices[id]!.sampleTimes.sort()
             devices[id]!.events.sort { $0.wallNanos < $1.wallNanos }
         }
@@ -362,17 +376,33 @@ public struct TimelineBuilder {
         }
     }
 
-    /// Folds into `retired` the processes that ended (not seen for ten minutes, or 20 intervals if longer) after
-    /// running under `AnalysisContext.informationalSpanSeconds`, unless one of their limits was reached (an
-    /// exhausted limit is a finding even in a process that is gone).
+    /// What happens to processes that ended (not seen for ten minutes, or 20 intervals if longer; bundles read in
+    /// time order): one that ran under `AnalysisContext.informationalSpanSeconds` is folded into `retired` (its
+    /// growth can never be reported), unless one of its limits was reached (an exhausted limit is a finding even in
+    /// a process that is gone); a longer one keeps its history at `endedCapacity` points per series; beyond
+    /// `maximumEnded` such histories, the oldest are folded too. Memory then stays bounded under any churn.
     static func retire(in d: inout DeviceTimeline) {
         let quiet = max(600_000_000_000, 20 * Int64(clamping: d.intervalNanos))
         let short = Int64(AnalysisContext().informationalSpanSeconds * 1e9)
-        let gone = d.processes.filter { _, p in
-            d.latestNanos - p.lastNanos > quiet && p.lastNanos - p.firstNanos < short
-                && !p.quotas.contains { $0.limit > 0 && ($0.room.minimum <= 0 || $0.reportedPeak >= $0.limit) }
+        var ended: [(key: ProcessKey, last: Int64)] = []
+        var fold: [ProcessKey] = []
+        for (key, p) in d.processes where d.latestNanos - p.lastNanos > quiet {
+            let exhausted = p.quotas.contains { $0.limit > 0 && ($0.room.minimum <= 0 || $0.reportedPeak >= $0.limit) }
+            if p.lastNanos - p.firstNanos < short && !exhausted {
+                fold.append(key)
+            } else {
+                ended.append((key, p.lastNanos))
+                if p.threads.capacity > endedCapacity { d.processes[key]!.shrink(to: endedCapacity) }
+            }
         }
-        for (key, p) in gone {
+        if ended.count > maximumEnded {
+            ended.sort { $0.last < $1.last }
+            fold += ended.prefix(ended.count - maximumEnded).filter { k in
+                !d.processes[k.key]!.quotas.contains { $0.limit > 0 && ($0.room.minimum <= 0 || $0.reportedPeak >= $0.limit) }
+            }.map(\.key)
+        }
+        for key in fold {
+            let p = d.processes.removeValue(forKey: key)!
             var r = d.retired[p.name, default: RetiredProcesses()]
             r.count += 1
             r.firstNanos = min(r.firstNanos, p.firstNanos)
@@ -381,9 +411,13 @@ public struct TimelineBuilder {
             if !p.residentBytes.isEmpty { r.maxResidentBytes = max(r.maxResidentBytes, p.residentBytes.maximum) }
             if !p.descriptors.isEmpty { r.maxDescriptors = max(r.maxDescriptors, p.descriptors.maximum) }
             d.retired[p.name] = r
-            d.processes[key] = nil
         }
     }
+
+    /// Points per series kept for a process that ended after running long enough for its growth to be reported.
+    static let endedCapacity = 128
+    /// Ended processes kept with their histories; older ones are folded into `retired`.
+    static let maximumEnded = 4096
 
     static func addQuota(_ q: QuotaReading, process: ProcessKey?, name: String?, at nanos: Int64, capacity: Int,
                          into list: inout [QuotaHistory]) {

@@ -1,10 +1,5 @@
+import CFieldPlatform
 import FieldModel
-
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
 
 /// Sample payloads read straight into captures, without a tree of `CBORValue`s: analysis of a week-long soak
 /// decodes hundreds of millions of entries, and the tree (a box per value, a string per key) cost more than the

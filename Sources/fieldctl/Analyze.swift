@@ -68,10 +68,15 @@ extension Fieldctl {
                     throw ValidationError("\(p) does not exist")
                 }
                 if isDir.boolValue {
-                    let e = FileManager.default.enumerator(atPath: p)
+                    // The enumerator does not enter a directory given as a symbolic link: walk what it points to,
+                    // and name the files under the path as given.
+                    let real = URL(fileURLWithPath: p).resolvingSymlinksInPath().path
+                    let before = files.count
+                    let e = FileManager.default.enumerator(atPath: real)
                     while let f = e?.nextObject() as? String {
                         if f.hasSuffix(".zst") || f.hasSuffix(".zst.open") { files.append(p + "/" + f) }
                     }
+                    if files.count == before { throw ValidationError("no bundles (*.zst, *.zst.open) under \(p)") }
                 } else {
                     files.append(p)
                 }

@@ -28,8 +28,25 @@ import Testing
     }
 
     @Test func pythonModulesAreInstalled() throws {
-        let r = try Harness.run(Self.python, ["-c", "import cbor2, zstandard"])
-        #expect(r.status == 0, "install them: pip install cbor2 zstandard (\(r.stderr))")
+        let r = try Harness.run(Self.python, ["-c", "import cbor2, zstandard, crc32c"])
+        #expect(r.status == 0, "install them: pip install cbor2 zstandard crc32c (\(r.stderr))")
+    }
+
+    /// The decoder's two CRC-32C paths (the `crc32c` package in C, the table loop without it) agree, at every
+    /// length up to 300 bytes and on the standard check value.
+    @Test func bothChecksumPathsOfThePythonDecoderAgree() throws {
+        let script = """
+            import os, sys
+            sys.path.insert(0, "\(Harness.root)/tools")
+            import fieldbundle as f
+            assert f._crc32c_native is not None, "crc32c package missing"
+            assert f._crc32c_python(b"123456789") == 0xE3069283 == f._crc32c_native(b"123456789")
+            data = os.urandom(300)
+            for n in range(301):
+                assert f._crc32c_python(data[:n]) == f._crc32c_native(data[:n]), n
+            """
+        let r = try Harness.run(Self.python, ["-c", script])
+        #expect(r.status == 0, "\(r.stderr)")
     }
 
     @Test func intactAndDamagedBundlesDecodeIdentically() throws {

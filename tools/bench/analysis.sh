@@ -29,7 +29,9 @@ command -v taskset >/dev/null || CPU=""
 # seconds and max RSS (MiB) of a command, its output to a file
 measure() {  # OUT CMD...
   local out=$1; shift
-  /usr/bin/time -f "%e %M" -o "$WORK/time" $CPU "$@" > "$out"
+  # analyze exits 1 when it finds something: the status is not the measurement
+  /usr/bin/time -f "%e %M" -o "$WORK/time" $CPU "$@" > "$out" || true
+  sed -i "/^Command exited/d" "$WORK/time"
   read -r secs kb < "$WORK/time"
   echo "$secs $((kb / 1024))"
 }
@@ -51,7 +53,7 @@ for h in $HOURS; do
   python3 - "$WORK/analysis-${h}h.json" <<'PY' >&2
 import json, sys
 d = json.load(open(sys.argv[1]))
-named = sorted((f["process"] or "-", f["kind"]) for f in d["findings"] if f["severity"] != "info")
+named = sorted((f.get("process") or "-", f["kind"]) for f in d["findings"] if f["severity"] != "info")
 print("  findings:", ", ".join("%s %s" % n for n in named))
 PY
 done
