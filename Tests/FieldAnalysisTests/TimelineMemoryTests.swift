@@ -62,3 +62,22 @@ import Testing
         #expect(d.retired.isEmpty && d.processes.count == 600)
     }
 }
+
+/// A device whose available memory reached zero has a verdict even though the series is flat at zero by then
+/// (seen on a synthesized week: the 24 h analysis forecast it, the week's analysis said nothing).
+@Suite struct MemoryExhaustedTests {
+    @Test func availableMemoryAtZeroIsACriticalFinding() throws {
+        var d = DeviceTimeline(device: "m", backend: "linux")
+        d.intervalNanos = 60_000_000_000
+        for i in 0..<200 {
+            var o = SampleObservations(wallNanos: Int64(i) * 60_000_000_000)
+            o.system.memoryTotal = 1 << 30
+            o.system.memoryAvailable = UInt64(max(0, 500 - i * 5)) << 20
+            TimelineBuilder.add(o, boot: "b", pidFilter: nil, into: &d)
+        }
+        let out = MemoryPressureDetector().inspect(d, AnalysisContext())
+        let f = try #require(out.findings.first)
+        #expect(f.kind == .memoryPressure && f.severity == .critical && f.confidence == .high)
+        #expect(out.quotas.first?.evidence == "exhausted")
+    }
+}

@@ -13,8 +13,15 @@ public struct MemoryPressureDetector: Detector {
         var q = Quota(os: d.backend, device: d.device, resource: "memory", scope: "system", pid: nil, process: nil, limit: total,
             used: total - avail, peak: total - d.memoryAvailable.minimum, binding: "memory total", etaSeconds: nil)
         if avail <= 0 {
+            // Nothing left to give: the OOM killer's turn. A verdict without a trend (the series is flat at zero).
             q.etaSeconds = 0
             q.evidence = "exhausted"
+            out.findings.append(Finding(kind: .memoryPressure, severity: .critical, device: d.device, pid: nil, process: nil,
+                summary: "the system has no memory left to give: available memory is 0 of \(Format.bytes(total)) "
+                    + "(it was \(Format.bytes(d.memoryAvailable.first?.v ?? 0)) at the start)",
+                evidence: ["total": total, "available": avail, "eta_seconds": 0], details: ["MemAvailable (or its estimate) reads 0"],
+                fix: "find the process or cache that grew (the other findings), before the OOM killer picks a victim",
+                confidence: .high))
         }
         if avail > 0, case .leak(let g, let confidence)? = LeakEvidence.judge(used, minimumChange: 0.05 * total, process: nil, device: d, c) {
             let f = Forecasts.forecast(room: avail, g, resource: "memory", binding: "memory total", limit: total)
