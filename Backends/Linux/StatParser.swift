@@ -56,16 +56,10 @@ public enum StatParser {
     /// newline: the head is split at the first `(` and the *last* `)` of the file.
     public static func parse(_ bytes: [UInt8]) -> ProcessStat? {
         bytes.withUnsafeBufferPointer { buf -> ProcessStat? in
-            let all = 0..<buf.count
-            guard let open = ProcText.firstIndex(of: UInt8(ascii: "("), in: buf, all),
-                let close = ProcText.lastIndex(of: UInt8(ascii: ")"), in: buf, all), close > open,
-                let pidValue = ProcText.decimal(buf, ProcText.trimmed(buf, 0..<open)), pidValue <= UInt64(Int32.max)
-            else { return nil }
-            var lineEnd = close + 1
-            while lineEnd < buf.count && buf[lineEnd] != ProcText.newline { lineEnd += 1 }
+            guard let (pidValue, open, close, lineEnd) = head(buf) else { return nil }
             let fields = ProcText.tokens(buf, (close + 1)..<lineEnd)
             var s = ProcessStat(
-                pid: Int32(pidValue), comm: ProcText.string(buf, (open + 1)..<close),
+                pid: pidValue, comm: ProcText.string(buf, (open + 1)..<close),
                 rest: fields.map { ProcText.string(buf, $0) })
 
             func range(_ n: Int) -> Range<Int>? { n - 3 < fields.count ? fields[n - 3] : nil }
@@ -100,17 +94,23 @@ public struct StatEssentials: Sendable, Hashable {
 }
 
 extension StatParser {
+    /// The `pid (comm)` head: the pid, the first `(`, the last `)`, and the end of the line after it.
+    static func head(_ buf: UnsafeBufferPointer<UInt8>) -> (pid: Int32, open: Int, close: Int, lineEnd: Int)? {
+        let all = 0..<buf.count
+        guard let open = ProcText.firstIndex(of: UInt8(ascii: "("), in: buf, all),
+            let close = ProcText.lastIndex(of: UInt8(ascii: ")"), in: buf, all), close > open,
+            let pid = ProcText.decimal(buf, ProcText.trimmed(buf, 0..<open)), pid <= UInt64(Int32.max)
+        else { return nil }
+        var end = close + 1
+        while end < buf.count && buf[end] != ProcText.newline { end += 1 }
+        return (Int32(pid), open, close, end)
+    }
+
     /// Fields 2, 20, 22 and 23 exactly as `parse` reads them, without building the rest of the line (one string,
     /// no array): analysis reads one per process per sample.
     public static func essentials(_ bytes: [UInt8]) -> StatEssentials? {
         bytes.withUnsafeBufferPointer { buf -> StatEssentials? in
-            let all = 0..<buf.count
-            guard let open = ProcText.firstIndex(of: UInt8(ascii: "("), in: buf, all),
-                let close = ProcText.lastIndex(of: UInt8(ascii: ")"), in: buf, all), close > open,
-                let pidValue = ProcText.decimal(buf, ProcText.trimmed(buf, 0..<open)), pidValue <= UInt64(Int32.max)
-            else { return nil }
-            var end = close + 1
-            while end < buf.count && buf[end] != ProcText.newline { end += 1 }
+            guard let (_, open, close, end) = head(buf) else { return nil }
             var s = StatEssentials(comm: ProcText.string(buf, (open + 1)..<close))
             var i = close + 1
             var field = 2
