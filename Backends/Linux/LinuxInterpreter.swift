@@ -134,8 +134,10 @@ public final class LinuxInterpreter: SampleInterpreter {
                 c.stat = statBytes
                 c.essentials = StatParser.essentials(statBytes)
             }
-            seenCheap[pid] = c
-            guard let st = c.essentials else { continue }
+            guard let st = c.essentials else {
+                seenCheap[pid] = c
+                continue
+            }
             let start = st.startTicks ?? 0
             let key = UInt64(UInt32(bitPattern: pid)) << 40 ^ start
             var mem = remembered[key] ?? Remembered()

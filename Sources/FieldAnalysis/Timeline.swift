@@ -386,15 +386,18 @@ public struct TimelineBuilder {
         let short = Int64(AnalysisContext().informationalSpanSeconds * 1e9)
         var ended: [(key: ProcessKey, last: Int64)] = []
         var fold: [ProcessKey] = []
+        var shrink: [ProcessKey] = []
         for (key, p) in d.processes where d.latestNanos - p.lastNanos > quiet {
             let exhausted = p.quotas.contains { $0.limit > 0 && ($0.room.minimum <= 0 || $0.reportedPeak >= $0.limit) }
             if p.lastNanos - p.firstNanos < short && !exhausted {
                 fold.append(key)
             } else {
                 ended.append((key, p.lastNanos))
-                if p.threads.capacity > endedCapacity { d.processes[key]!.shrink(to: endedCapacity) }
+                if p.threads.capacity > endedCapacity { shrink.append(key) }
             }
         }
+        // After the walk: changing the dictionary while walking it would copy it whole.
+        for key in shrink { d.processes[key]!.shrink(to: endedCapacity) }
         if ended.count > maximumEnded {
             ended.sort { $0.last < $1.last }
             fold += ended.prefix(ended.count - maximumEnded).filter { k in
