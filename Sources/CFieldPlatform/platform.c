@@ -97,6 +97,24 @@ void field_tune_allocator(void) {
 void field_tune_allocator(void) {}
 #endif
 
+int field_lock_file(int fd, int *holder) {
+    struct flock want;
+    memset(&want, 0, sizeof want);
+    want.l_type = F_WRLCK;
+    want.l_whence = SEEK_SET;  // l_start 0, l_len 0: the whole file, however long it grows
+    *holder = 0;
+    if (fcntl(fd, F_SETLK, &want) == 0) return 0;
+    int failure = errno;
+    if (failure == EACCES || failure == EAGAIN) {
+        struct flock seen;
+        memset(&seen, 0, sizeof seen);
+        seen.l_type = F_WRLCK;
+        seen.l_whence = SEEK_SET;
+        if (fcntl(fd, F_GETLK, &seen) == 0 && seen.l_type != F_UNLCK) *holder = (int)seen.l_pid;
+    }
+    return failure;
+}
+
 void field_thread_join(field_thread *thread) {
     if (thread == NULL) return;
     pthread_join(thread->id, NULL);

@@ -78,6 +78,7 @@ struct Sampler {
     }
 
     mutating func run() throws(AgentError) {
+        if let w = spool.lockWarning { printError("fieldagent: \(w)") }
         for line in spool.recoverLeftovers() { printError("fieldagent: \(line)") }
         for loss in spool.takePendingLosses() { noteLoss(reason: loss.reason, names: loss.names, bytes: loss.bytes) }
         // Follow the kernel log only on the live system: a fixture proc root has no kernel of its own.
@@ -142,8 +143,7 @@ struct Sampler {
         }
         closeBundle(reason: "shutdown")
         delivery?.stop(within: options.finalUploadSeconds)
-        // Losses not yet written into a bundle wait in the spool for the next start's first bundle.
-        spool.savePendingLosses(pendingLosses)
+        // Losses not yet written into a bundle (noteLoss kept them on disk) wait for the next start's first bundle.
     }
 
     // MARK: Bundles
@@ -164,6 +164,7 @@ struct Sampler {
             bundleSequence += 1
             bundleStartMono = mono
             for loss in pendingLosses { try w.append(loss) }
+            if !pendingLosses.isEmpty { spool.clearPendingLosses() }
             pendingLosses = []
         } catch {
             report("cannot start a bundle: \(error.message)")
@@ -188,8 +189,10 @@ struct Sampler {
             if reason == "shutdown" { print("fieldagent: wrote \(path) (\(sampleSequence) samples in this run)") }
             link.wake()
         } catch {
-            report("cannot close \(w.openPath): \(error.message) (the next start recovers it)")
+            report("cannot close \(w.openPath): \(error.message)")
+            seal(w)
         }
+        if reason == "rotation" { for line in spool.recoverCrashed() { report(line) } }
         // After the last bundle no room is needed for a next one.
         dropForQuota(extraBytes: 0, reserveNext: reason != "shutdown")
     }
@@ -211,12 +214,14 @@ struct Sampler {
                 LossReport(
                     wallNanos: Clock.wallNanos(), monoNanos: Clock.monotonicNanos(), reason: reason, bundles: UInt64(names.count),
                     bytes: bytes, names: names))
+            spool.savePendingLosses(pendingLosses)
             return
         }
         pendingLosses[i].bundles &+= UInt64(names.count)
         // Saturating: the byte counts may come from a damaged pending-losses file of an earlier run.
         pendingLosses[i].bytes = pendingLosses[i].bytes.addingReportingOverflow(bytes).overflow ? .max : pendingLosses[i].bytes + bytes
         pendingLosses[i].names += names
+        spool.savePendingLosses(pendingLosses)
     }
 
     /// Runs a write; on failure (full disk, I/O error) abandons the bundle, which the next start recovers, and
@@ -233,7 +238,18 @@ struct Sampler {
             writer = nil
             droppedBytes += 1
             if error.errno == ENOSPC { makeRoom() }
+            seal(w)
         }
+    }
+
+    /// A bundle whose writing failed is closed now, as recovery at the next start would close it: left `.open`
+    /// it would be neither uploaded nor, for the quota, distinguishable from the bundle being written. When that
+    /// fails too (the disk is still full) it stays `.crashed`: counted by the quota, retried at each rotation, and
+    /// recovered at the latest by the next start.
+    private mutating func seal(_ w: BundleWriter) {
+        let crashed = w.finalPath + ".crashed"
+        guard rename(w.openPath, crashed) == 0 else { return }
+        for line in spool.recoverCrashed() { report(line) }
     }
 
     private mutating func report(_ message: String) {

@@ -7,8 +7,12 @@ import FieldSystem
 struct Spool {
     let directory: String
     let deviceID: String
+    /// Set when the spool could not be locked for a reason other than another agent holding it (a file system
+    /// without record locks): the agent runs on, and says so.
+    private(set) var lockWarning: String?
 
-    /// Creates the directory if needed.
+    /// Creates the directory if needed and locks it (`lock`, an fcntl lock held until the process ends) against a
+    /// second agent: one that "recovered" a running agent's bundle would delete it under the writer.
     init(directory: String, deviceID: String) throws(AgentError) {
         self.directory = directory
         self.deviceID = deviceID
@@ -18,7 +22,27 @@ struct Spool {
         guard access(directory, W_OK) == 0 else {
             throw AgentError("cannot write into spool directory \(directory): \(String(cString: strerror(field_errno())))")
         }
+        let path = directory + "/" + Self.lockName
+        let fd = field_open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else {
+            throw AgentError("cannot open \(path) to lock the spool: \(String(cString: strerror(field_errno())))")
+        }
+        var holder: Int32 = 0
+        let failure = field_lock_file(fd, &holder)
+        if failure == EACCES || failure == EAGAIN {
+            close(fd)
+            let who = holder > 0 ? "fieldagent pid \(holder)" : "another fieldagent"
+            throw AgentError(
+                "spool \(directory) is in use by \(who); two agents on one spool would destroy each other's bundles: stop that one first, or give this one its own --spool")
+        }
+        // Kept open for the life of the process: closing any descriptor of the file would drop the lock.
+        if failure != 0 {
+            lockWarning = "cannot lock \(path) (\(String(cString: strerror(failure)))): nothing stops a second agent on this spool"
+        }
     }
+
+    /// The lock file's name in the spool.
+    static let lockName = "lock"
 
     /// `DEVICE-YYYYmmddTHHMMSS.mmmZ-NNNN.zst`: names sort by time; the sequence counts bundles within a run.
     func bundlePath(wallNanos: Int64, sequence: UInt64) -> String {
@@ -46,13 +70,19 @@ struct Spool {
         names().filter { $0.hasSuffix(".zst") }.sorted().map { ($0, size(of: directory + "/" + $0)) }
     }
 
-    /// Drops the oldest closed bundles until the spool (with `extraBytes` still being written) fits the quota.
-    /// Returns what was dropped, for the loss record.
-    /// Bundles the collector refused (`.zst.rejected`) count and go too; `sparing` (the bundle being uploaded) stays.
+    /// Whether a spool entry holds bundle data the quota counts: closed bundles, bundles the collector refused
+    /// (`.zst.rejected`), and bundles whose writing stopped (`.zst.open` of an earlier run or of a failed writer,
+    /// `.zst.crashed` not yet recovered). Call it only while no writer is open: the quota leaves room for that one
+    /// through `extraBytes`, so its `.open` file is not counted.
+    static func holdsBundleData(_ name: String) -> Bool {
+        name.hasSuffix(".zst") || name.hasSuffix(".zst.rejected") || name.hasSuffix(".zst.open") || name.hasSuffix(".zst.crashed")
+    }
+
+    /// Drops the oldest bundles (see `holdsBundleData`) until the spool, with `extraBytes` still to be written,
+    /// fits the quota. Returns what was dropped, for the loss record. `sparing` (the bundle being uploaded) stays.
     func enforceQuota(maxBytes: UInt64, extraBytes: UInt64, sparing: String? = nil) -> (names: [String], bytes: UInt64) {
-        let all = names().filter { $0.hasSuffix(".zst") || $0.hasSuffix(".zst.rejected") }.sorted()
-            .map { (name: $0, bytes: size(of: directory + "/" + $0)) }
-        var total = all.reduce(extraBytes) { $0 + $1.bytes }
+        let all = names().filter(Self.holdsBundleData).sorted().map { (name: $0, bytes: size(of: directory + "/" + $0)) }
+        var total = all.reduce(extraBytes) { $0 &+ $1.bytes }
         var bundles = all.filter { $0.name != sparing }
         var dropped: [String] = []
         var droppedBytes: UInt64 = 0
@@ -67,11 +97,10 @@ struct Spool {
         return (dropped, droppedBytes)
     }
 
-    /// Drops the oldest bundle to make room on a full filesystem, closed or abandoned `.open` alike (an
-    /// abandoned one is a bundle whose writing failed; the agent holds no writer on it then): names sort by time.
-    /// Nil when the spool holds nothing to drop.
+    /// Drops the oldest bundle (see `holdsBundleData`) to make room on a full filesystem: names sort by time. Nil
+    /// when the spool holds nothing to drop. Called while no writer is open.
     func dropOldest() -> (name: String, bytes: UInt64)? {
-        guard let oldest = names().filter({ $0.hasSuffix(".zst") || $0.hasSuffix(".zst.open") }).min() else { return nil }
+        guard let oldest = names().filter(Self.holdsBundleData).min() else { return nil }
         let bytes = size(of: directory + "/" + oldest)
         guard unlink(directory + "/" + oldest) == 0 else { return nil }
         return (oldest, bytes)
@@ -80,26 +109,48 @@ struct Spool {
     /// Closes bundles a previous run left open: their intact records are rewritten into a closed bundle of the
     /// same name with the end reason `recovered`. Returns one line per bundle for the log.
     ///
-    /// Crash-safe itself: the leftover is first renamed `NAME.zst.crashed`, and a `.crashed` file whose bundle
-    /// already exists is simply removed.
+    /// Interruptible at any instant without loss (a device that reboots again while it recovers), because every
+    /// step leaves the complete copy of the data under a name the next start knows:
+    /// 1. `NAME.zst.recovering` is the output of a recovery that was cut short: removed (its source still exists).
+    /// 2. `NAME.zst.open` becomes `NAME.zst.crashed`, the source of recovery, unless that exists already: then the
+    ///    `.open` file is a second name of it (a rename cut between its link and unlink) or the partial output of
+    ///    an agent before this version, which wrote its recovery under `.open`; either way it goes.
+    /// 3. `NAME.zst.crashed` is rewritten into `NAME.zst.recovering`, synced, and renamed to `NAME.zst` (which
+    ///    must not exist); only then is `.crashed` removed. A `.crashed` file whose bundle exists is removed.
     func recoverLeftovers() -> [String] {
         var log: [String] = []
+        for name in names() where name.hasSuffix(".zst" + Self.recoveringSuffix) {
+            unlink(directory + "/" + name)
+        }
         for name in names().sorted() where name.hasSuffix(".zst.open") {
             let crashed = directory + "/" + name.dropLast(".open".count) + ".crashed"
-            if rename(directory + "/" + name, crashed) != 0 {
+            if access(crashed, F_OK) == 0 {
+                unlink(directory + "/" + name)
+            } else if rename(directory + "/" + name, crashed) != 0 {
                 log.append("cannot move \(name) aside for recovery: \(String(cString: strerror(field_errno())))")
             }
         }
-        for name in names().sorted() where name.hasSuffix(".zst.crashed") {
-            let crashed = directory + "/" + name
-            let final = String(crashed.dropLast(".crashed".count))
-            if access(final, F_OK) == 0 {
-                unlink(crashed)
-                continue
-            }
-            log.append(recover(crashed, into: final))
+        return log + recoverCrashed()
+    }
+
+    /// Recovers every `NAME.zst.crashed` in the spool (a start's leftovers, or a bundle the running agent
+    /// abandoned): one log line each.
+    func recoverCrashed() -> [String] {
+        names().sorted().filter { $0.hasSuffix(".zst.crashed") }.map { recoverCrashed($0) }
+    }
+
+    /// The suffix of a recovery's output until it is complete.
+    static let recoveringSuffix = ".recovering"
+
+    /// Recovers one `NAME.zst.crashed` into `NAME.zst` (see `recoverLeftovers`).
+    func recoverCrashed(_ name: String) -> String {
+        let crashed = directory + "/" + name
+        let final = String(crashed.dropLast(".crashed".count))
+        if access(final, F_OK) == 0 {
+            unlink(crashed)
+            return "\(name.dropLast(".crashed".count)) was already recovered"
         }
-        return log
+        return recover(crashed, into: final)
     }
 
     private func recover(_ crashed: String, into final: String) -> String {
@@ -116,7 +167,8 @@ struct Spool {
             return "removed \(name).open: nothing readable in it (\(reader.damage?.reason ?? "no header"))"
         }
         do {
-            let w = try BundleWriter(path: final, rawHeader: first.payload)
+            unlink(final + Self.recoveringSuffix)
+            let w = try BundleWriter(path: final, rawHeader: first.payload, openSuffix: Self.recoveringSuffix)
             var last: (wall: Int64, mono: UInt64) = (0, 0)
             var samples = 0
             while let r = reader.next() {
@@ -131,6 +183,7 @@ struct Spool {
             let lost = reader.damage.map { $0.discardedBytes > 0 ? ", the sample being written when it stopped was lost" : "" } ?? ""
             return "recovered \(name): \(samples) samples\(lost)"
         } catch {
+            unlink(final + Self.recoveringSuffix)
             return "cannot recover \(crashed) into \(final): \(error.message) (left in place)"
         }
     }
@@ -138,8 +191,9 @@ struct Spool {
     /// Where losses wait between runs: `pending-losses`, lines of `reason bytes name`.
     private var pendingLossesPath: String { directory + "/pending-losses" }
 
-    /// Keeps losses that no bundle recorded yet (the run ended first) for the next start. Best effort: the file
-    /// is small, and if it cannot be written the log already said what was dropped.
+    /// Keeps losses that no bundle recorded yet on disk, from the moment they happen until a bundle holds them
+    /// (`clearPendingLosses`): a kill in between, or a stop before the next bundle, loses no record of them. Best
+    /// effort: the file is small, and if it cannot be written the log already said what was dropped.
     func savePendingLosses(_ losses: [LossReport]) {
         var text = ""
         for l in losses {
@@ -158,7 +212,14 @@ struct Spool {
         }
     }
 
-    /// Reads and removes what `savePendingLosses` kept: (reason, bytes, names) per reason.
+    /// Forgets the kept losses: a bundle's loss record holds them now (flushed into it; a stop between the two
+    /// records a loss twice, which analysis counts once, by name).
+    func clearPendingLosses() {
+        unlink(pendingLossesPath)
+    }
+
+    /// Reads what `savePendingLosses` kept: (reason, bytes, names) per reason. The file stays until
+    /// `clearPendingLosses`.
     func takePendingLosses() -> [(reason: String, bytes: UInt64, names: [String])] {
         let c = ProcFS.readFile(pendingLossesPath, maxBytes: 1 << 20)
         guard c.status == .ok else { return [] }
@@ -173,7 +234,6 @@ struct Spool {
                 out.append((f[0], bytes, [f[2]]))
             }
         }
-        unlink(pendingLossesPath)
         return out
     }
 

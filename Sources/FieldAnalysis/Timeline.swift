@@ -203,12 +203,24 @@ public struct DeviceTimeline: Sendable {
     public var spanSeconds: Double { Double(lastNanos - firstNanos) / 1e9 }
 
     /// What the device's loss records say is missing, one entry per reason, in order of reason.
+    ///
+    /// A bundle named by two loss records counts once: an agent that keeps its losses on disk until a bundle
+    /// holds them may record one twice, when it was stopped between writing the record and forgetting the file.
     public var missing: [MissingData] {
         var byReason: [String: MissingData] = [:]
+        var seen = Set<String>()
         for l in losses {
-            byReason[l.reason, default: MissingData(device: device, reason: l.reason)].bundles += l.bundles
-            byReason[l.reason]!.bytes += l.bytes
-            byReason[l.reason]!.names += l.names
+            var entry = byReason[l.reason] ?? MissingData(device: device, reason: l.reason)
+            let fresh = l.names.filter { seen.insert(l.reason + "\u{0}" + $0).inserted }
+            guard fresh.count > 0 || l.names.isEmpty else { continue }
+            // Bytes in proportion to the names not counted yet (records list bytes for all their names together).
+            let share = l.names.isEmpty || fresh.count == l.names.count
+                ? l.bytes : l.bytes / UInt64(l.names.count) * UInt64(fresh.count)
+            let bundles = l.names.isEmpty ? l.bundles : UInt64(fresh.count)
+            entry.bundles = entry.bundles.addingReportingOverflow(bundles).overflow ? .max : entry.bundles + bundles
+            entry.bytes = entry.bytes.addingReportingOverflow(share).overflow ? .max : entry.bytes + share
+            entry.names += fresh
+            byReason[l.reason] = entry
         }
         return byReason.keys.sorted().map { byReason[$0]! }
     }

@@ -109,10 +109,14 @@ public final class BundleWriter {
     }
 
     /// Like `init(path:header:options:)` with a header payload as read from another bundle, kept byte for byte
-    /// (recovery rewrites a crashed bundle without losing fields this version does not know).
-    public init(path finalPath: String, rawHeader: [UInt8], options: WriterOptions = .device) throws(BundleError) {
+    /// (recovery rewrites a crashed bundle without losing fields this version does not know). `openSuffix` names
+    /// the file while it is written: recovery writes `NAME.zst.recovering`, which no later start mistakes for a
+    /// crashed agent's bundle.
+    public init(
+        path finalPath: String, rawHeader: [UInt8], options: WriterOptions = .device, openSuffix: String = ".open"
+    ) throws(BundleError) {
         self.finalPath = finalPath
-        self.openPath = finalPath + ".open"
+        self.openPath = finalPath + openSuffix
         self.options = options
         guard let cctx = ZSTD_createCCtx() else { throw BundleError(.compression, "zstd could not allocate a compressor") }
         self.cctx = cctx

@@ -2,7 +2,8 @@ import CFieldPlatform
 import FieldModel
 
 /// Reading procfs-like trees the way DESIGN.md's backend protocol asks: retry `EINTR` and briefly `EBUSY`, read to
-/// end of file whatever `st_size` says (procfs reports 0), turn errno into a `ReadStatus`, never trap.
+/// end of file whatever `st_size` says (procfs reports 0), turn errno into a `ReadStatus`, never trap, never wait
+/// on a FIFO, socket or device.
 public enum ProcFS {
     /// Largest file content kept; longer content is cut and marked truncated.
     public static let defaultMaxBytes = 16 << 20
@@ -23,7 +24,9 @@ public enum ProcFS {
         var fd: Int32 = -1
         var attempts = 0
         while true {
-            fd = field_open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY, 0)
+            // Non-blocking: opening a FIFO would otherwise wait for a writer, for ever (a garbage proc tree, a
+            // fixture, a bind mount); the kernel ignores the flag for regular files.
+            fd = field_open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK, 0)
             if fd >= 0 { break }
             let e = field_errno()
             if e == EINTR { continue }
@@ -38,6 +41,15 @@ public enum ProcFS {
             return capture
         }
         defer { close(fd) }
+        // What may block or never end (a FIFO, socket or device where a proc file should be) costs that file,
+        // not the sample: recorded as an error with EAGAIN, not read.
+        var st = stat()
+        if fstat(fd, &st) == 0, field_stat_may_block(&st) != 0 {
+            capture.status = .error
+            capture.errno = EAGAIN
+            capture.readNanos = Clock.monotonicNanos() &- start
+            return capture
+        }
         if scratch.count < 4096 { scratch = [UInt8](repeating: 0, count: 4096) }
         var filled = 0
         var failure: Int32 = 0

@@ -201,13 +201,13 @@ extension AgentBehaviourTests {
 }
 
 extension AgentBehaviourTests {
-    /// The spool's filesystem fills up (a 40 KiB tmpfs, a quota larger than the disk): the agent says so, keeps
+    /// The spool's filesystem fills up (a 128 KiB tmpfs, room for two or three bundles of one sample each, and a quota larger than the disk): the agent says so, keeps
     /// sampling, leaves only readable bundles, and still stops cleanly.
     @Test(.enabled(if: getuid() == 0, "needs root to mount a tmpfs"))
     func fullDiskIsSurvived() throws {
         let mnt = try Harness.tempDir()
         defer { try? FileManager.default.removeItem(atPath: mnt) }
-        try #require(try Harness.run("/bin/mount", ["-t", "tmpfs", "-o", "size=40k", "tmpfs", mnt]).status == 0)
+        try #require(try Harness.run("/bin/mount", ["-t", "tmpfs", "-o", "size=128k", "tmpfs", mnt]).status == 0)
         defer { _ = try? Harness.run("/bin/umount", [mnt]) }
         let run = try Harness.fieldagent([
             "--interval", "0.1", "--duration", "3", "--spool", mnt, "--device-id", "full",
@@ -221,9 +221,12 @@ extension AgentBehaviourTests {
             while r.next() != nil {}
             #expect(r.isComplete, "\(path): \(String(describing: r.damage))")
         }
-        // Failed starts leave nothing behind; an abandoned bundle keeps what it had flushed.
-        let open = try Harness.files(in: mnt, suffix: ".open")
-        #expect(open.count <= 2, "\(open.count) leftover .open files")
+        // Failed starts leave nothing behind. A bundle whose writing failed is sealed at once (recovered into a
+        // closed bundle); where the full disk stopped that too, it waits as `.crashed`, which keeps what it had
+        // flushed. None is left `.open`, where neither the quota nor the upload would see it.
+        #expect(try Harness.files(in: mnt, suffix: ".open").isEmpty, "\(run.stderr.suffix(1500))")
+        let open = try Harness.files(in: mnt, suffix: ".crashed")
+        #expect(open.count <= 2, "\(open.count) leftover .crashed files")
         for path in open {
             let r = try BundleReader(path: path)
             var n = 0
@@ -234,7 +237,7 @@ extension AgentBehaviourTests {
         // (closed, or still open if the disk filled again while closing it).
         #expect(run.stderr.contains("disk full: dropped"), "\(run.stderr)")
         var losses: [LossReport] = []
-        for path in try Harness.files(in: mnt, suffix: ".zst") + Harness.files(in: mnt, suffix: ".open") {
+        for path in try Harness.files(in: mnt, suffix: ".zst") + Harness.files(in: mnt, suffix: ".crashed") {
             let r = try BundleReader(path: path)
             while let rec = r.next() {
                 if rec.type == .loss { losses.append(try RecordCodec.decodeLoss(rec.payload)) }

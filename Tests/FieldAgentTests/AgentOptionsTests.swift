@@ -37,6 +37,12 @@ import Testing
         (["--pid", "x"], "process id"), (["--match", "("], "regular expression"), (["--bundle-bytes", "0"], "positive size"),
         (["--device-id", "a/b"], "device id"), (["--backend", "qnx"], "auto or one of sylixos, linux"), (["extra"], "unexpected"),
         (["--config", "/nonexistent.conf"], "cannot read config file"),
+        // Numbers that once trapped on the way to nanoseconds (a fault campaign's finding) are usage errors.
+        (["--interval", "1e11"], "from 0 to 315360000"), (["--duration", "1e11"], "from 0 to 315360000"),
+        (["--bundle-seconds", "1e11"], "from 0 to 315360000"), (["--interval", "nan"], "number of seconds"),
+        (["--duration", "-inf"], "number of seconds"), (["--retry-max", "1e300"], "number of seconds"),
+        (["--deep-every", "99999999999999999999"], "positive whole number"),
+        (["--bundle-bytes", "18446744073709551615K"], "positive size"), (["--pid", "99999999999"], "process id"),
     ])
     func mistakesAreExplained(args: [String], message: String) {
         do {

@@ -86,6 +86,10 @@ void field_thread_join(field_thread *thread);
 /// The file type bits of a stat result (S_IFMT and friends are macros whose C type Swift does not see as mode_t).
 static inline int field_stat_is_directory(const struct stat *st) { return S_ISDIR(st->st_mode); }
 static inline int field_stat_is_regular(const struct stat *st) { return S_ISREG(st->st_mode); }
+/// A FIFO, socket or device: reading one may wait forever (or never end), so the agent does not.
+static inline int field_stat_may_block(const struct stat *st) {
+    return S_ISFIFO(st->st_mode) || S_ISSOCK(st->st_mode) || S_ISCHR(st->st_mode) || S_ISBLK(st->st_mode);
+}
 
 /// A mutex with a condition whose timed waits run on CLOCK_MONOTONIC, so that setting the wall clock (NTP, an RTC
 /// read at boot) neither shortens nor stretches them. Where the C library cannot time a condition on that clock
@@ -108,6 +112,12 @@ void field_monitor_wait_until(field_monitor *monitor, uint64_t until_ns);
 /// shows as resident memory the agent does not use. glibc: one arena, and blocks from 128 KiB up mapped and
 /// unmapped on their own; other C libraries (musl's allocator returns memory by itself) need nothing.
 void field_tune_allocator(void);
+
+/// Takes the exclusive record lock on the whole file behind `fd` without waiting (fcntl F_SETLK: POSIX, in glibc,
+/// musl, uClibc and SylixOS alike; the kernel drops it when the process ends, kill -9 included). Returns 0, or the
+/// errno; when another process holds the lock, `*holder` is its pid (0 when the system does not say). struct flock
+/// differs in layout between C libraries and fcntl is variadic: both stay on this side.
+int field_lock_file(int fd, int *holder);
 
 /// Bytes of the C library's page.
 static inline long field_page_size(void) { return sysconf(_SC_PAGESIZE); }
