@@ -180,6 +180,8 @@ public struct DeviceTimeline: Sendable {
     public var intervalNanos: UInt64 = 0
     /// Bundles the device dropped (spool quota, full disk) or the collector refused, as its loss records say.
     public var losses: [LossReport] = []
+    /// Instants written in parts (format 1.2) of which a part was missing: left out of the timelines.
+    public var incompleteSamples = 0
     /// Samples of a backend this fieldctl does not know: read, not interpreted.
     public var uninterpretedSamples = 0
     /// Points each series keeps (`Series.capacity`).
@@ -289,6 +291,7 @@ public struct TimelineBuilder {
     public mutating func add(_ reader: BundleReader, progress: ((UInt64) -> Void)? = nil) {
         var header: BundleHeader?
         var samples: SampleDecoder?
+        var parts = SampleAssembler()
         var count = 0
         while let r = reader.next() {
             count += 1
@@ -299,8 +302,8 @@ public struct TimelineBuilder {
                 samples = header.map(SampleDecoder.init(header:))
                 if let h = header { start(h) }
             case .sample:
-                guard let h = header, let s = try? samples?.decode(r.payload) else { continue }
-                add(sample: s, header: h)
+                guard let h = header, let s = try? samples?.decode(r.payload), let whole = parts.add(s) else { continue }
+                add(sample: whole, header: h)
             case .event:
                 guard let h = header, let e = try? RecordCodec.decodeEvent(r.payload),
                       let events = interpreter(h)?.events(inLogLines: e.lines) else { continue }
@@ -311,9 +314,11 @@ public struct TimelineBuilder {
             default: break
             }
         }
+        parts.finish()
         let id = header?.deviceID ?? "unknown"
         if devices[id] == nil { devices[id] = header.map(empty) ?? DeviceTimeline(device: id, backend: "unknown") }
         devices[id]!.bundles.append((reader.name, reader.damage))
+        devices[id]!.incompleteSamples += parts.incomplete
     }
 
     /// Puts what depends on order in time order: bundles may be given in any order.

@@ -163,16 +163,69 @@ public final class BundleWriter {
     }
 
     /// Appends a sample and flushes, so it survives a crash of the agent from here on.
+    ///
+    /// A sample whose record would pass the record limit is written in parts (`appendInParts`): a large system
+    /// must never lose its deep samples whole.
     public func append(_ sample: Sample) throws(BundleError) {
         let plan = references.plan(sample)
         var previous: [UInt8] = []
         swap(&previous, &sampleBuffer)
         // Handed over, not copied: the encoder then owns the only reference and keeps the storage.
         let payload = RecordCodec.encode(sample, same: plan.same, reusing: consume previous)
-        try write(.sample, payload: payload, flush: true)
-        references.commit(sample, prints: plan.prints)
-        sampleBuffer = payload
+        if payload.count <= options.maxRecordBytes || sample.part != nil {
+            try write(.sample, payload: payload, flush: true)
+            references.commit(sample, prints: plan.prints)
+            sampleBuffer = payload
+        } else {
+            try appendInParts(sample, wholeBytes: payload.count)
+        }
         if options.fsync == .sample { try sync() }
+    }
+
+    /// Samples written in more than one record because they were too large for one (format 1.2 parts).
+    public private(set) var splitSamples: UInt64 = 0
+
+    /// Writes one instant as consecutive sample records with the same sequence and clocks, each within the record
+    /// limit, in reading order (`part` from 0, `more` on all but the last). References are planned part by part,
+    /// as every part is a sample record of its own for the window. An entry too large for a record by itself (only
+    /// with a limit below the agent's 16 MiB per file) is cut to fit and marked truncated.
+    private func appendInParts(_ sample: Sample, wholeBytes: Int) throws(BundleError) {
+        let limit = options.maxRecordBytes
+        let files = sample.files
+        // Parts of about 3/4 of the limit, by entry count: entries vary in size, so a part that still does not fit
+        // is halved until it does.
+        let share = Double(limit) * 0.75 / Double(max(wholeBytes, 1))
+        var take = max(1, Int(Double(files.count) * share))
+        var start = 0
+        var index: UInt32 = 0
+        while start < files.count || index == 0 {
+            var n = min(take, files.count - start)
+            while true {
+                var part = Sample(
+                    sequence: sample.sequence, wallNanos: sample.wallNanos, monoNanos: sample.monoNanos,
+                    files: Array(files[start..<(start + n)]), part: SamplePart(index: index, more: start + n < files.count))
+                if n == 1 && files[start].bytes.count > limit / 2 {
+                    // Room for the entry's other fields and the record's own, generously.
+                    let room = max(0, limit - files[start].path.utf8.count - 256)
+                    if part.files[0].bytes.count > room {
+                        part.files[0].bytes = Array(part.files[0].bytes.prefix(room))
+                        part.files[0].truncated = true
+                    }
+                }
+                let plan = references.plan(part)
+                let payload = RecordCodec.encode(part, same: plan.same)
+                if payload.count <= limit || n == 1 {
+                    try write(.sample, payload: payload, flush: true)  // at n == 1, the limit error if even that fails
+                    references.commit(part, prints: plan.prints)
+                    break
+                }
+                n = max(1, n / 2)
+                take = n
+            }
+            start += n
+            index += 1
+        }
+        splitSamples += 1
     }
 
     /// Appends kernel log lines and flushes (an OOM kill line is worth its few bytes of flush overhead).

@@ -51,10 +51,14 @@ public enum RecordCodec {
         var size = 64
         for (i, f) in s.files.enumerated() { size += (i < same.count && same[i] ? 0 : f.bytes.count) + f.path.utf8.count + 40 }
         var e = CBOREncoder(reusing: consume reusing, capacity: size)
-        e.beginMap(5)
+        e.beginMap(s.part == nil ? 5 : 7)
         e.encode("seq"); e.encode(s.sequence)
         e.encode("wall_ns"); e.encode(s.wallNanos)
         e.encode("mono_ns"); e.encode(s.monoNanos)
+        if let part = s.part {
+            e.encode("part"); e.encode(UInt64(part.index))
+            e.encode("more"); e.encode(part.more)
+        }
         e.encode("files")
         e.beginArray(s.files.count)
         for (i, f) in s.files.enumerated() {
@@ -246,9 +250,21 @@ public enum RecordCodec {
                     truncated: item["truncated"]?.boolValue ?? false,
                     bytes: item["data"]?.byteString ?? []))
         }
+        var part: SamplePart?
+        if let p = m["part"] {
+            guard let index = p.uint64, index <= UInt64(UInt32.max) else {
+                throw BundleError(.schema, "sample record field 'part' is not an unsigned integer below 2^32")
+            }
+            var more = false
+            if let flag = m["more"] {
+                guard let b = flag.boolValue else { throw BundleError(.schema, "sample record field 'more' is not a bool") }
+                more = b
+            }
+            part = SamplePart(index: UInt32(index), more: more)
+        }
         return Sample(
             sequence: try uint(m, "seq", t), wallNanos: try int(m, "wall_ns", t), monoNanos: try uint(m, "mono_ns", t),
-            files: files)
+            files: files, part: part)
     }
 
     /// Decodes an event payload.

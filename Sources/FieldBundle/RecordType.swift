@@ -49,7 +49,7 @@ public struct FormatVersion: Sendable, Hashable, CustomStringConvertible {
     /// Creates a version.
     public init(major: UInt8, minor: UInt8) { self.major = major; self.minor = minor }
     /// What this library writes.
-    public static let current = FormatVersion(major: 1, minor: 1)
+    public static let current = FormatVersion(major: 1, minor: 2)
     public var description: String { "\(major).\(minor)" }
 }
 

@@ -103,6 +103,7 @@ enum SamplePayload {
             var c = Cursor(base: base, count: buf.count)
             guard let top = c.head(), top.major == 5 else { return nil }
             var seq: UInt64?, wall: Int64?, mono: UInt64?
+            var partIndex: UInt64?, more: Bool?
             var files: [FileCapture]?
             var times: [UInt64]?
             for _ in 0..<top.value {
@@ -116,6 +117,12 @@ enum SamplePayload {
                 } else if equal(key, "mono_ns") {
                     guard mono == nil, let v = c.unsigned() else { return nil }
                     mono = v
+                } else if equal(key, "part") {
+                    guard partIndex == nil, let v = c.unsigned(), v <= UInt64(UInt32.max) else { return nil }
+                    partIndex = v
+                } else if equal(key, "more") {
+                    guard more == nil, let v = c.bool() else { return nil }
+                    more = v
                 } else if equal(key, "files") {
                     guard files == nil, let f = entries(&c, previous: previous, same: &same) else { return nil }
                     files = f
@@ -133,10 +140,12 @@ enum SamplePayload {
                 }
             }
             guard c.pos == c.count, let seq, let wall, let mono, var files else { return nil }
+            // `more` alone says nothing (the general decoder ignores it too).
+            let part = partIndex.map { SamplePart(index: UInt32($0), more: more ?? false) }
             if let t = times {
                 for i in 0..<min(t.count, files.count) { files[i].readNanos = t[i] &* 1000 }
             }
-            return Sample(sequence: seq, wallNanos: wall, monoNanos: mono, files: files)
+            return Sample(sequence: seq, wallNanos: wall, monoNanos: mono, files: files, part: part)
         }
     }
 

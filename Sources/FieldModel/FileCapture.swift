@@ -68,13 +68,32 @@ public struct Sample: Sendable, Hashable {
     public var monoNanos: UInt64
     /// The entries read, in reading order.
     public var files: [FileCapture]
+    /// Which share of its instant this is, when the instant was too large for one record; nil for a whole one.
+    public var part: SamplePart?
 
     /// Creates a sample.
-    public init(sequence: UInt64, wallNanos: Int64, monoNanos: UInt64, files: [FileCapture]) {
+    public init(sequence: UInt64, wallNanos: Int64, monoNanos: UInt64, files: [FileCapture], part: SamplePart? = nil) {
         self.sequence = sequence
         self.wallNanos = wallNanos
         self.monoNanos = monoNanos
         self.files = files
+        self.part = part
+    }
+}
+
+/// One record's share of a sampling instant that did not fit in one record (thousands of processes, huge maps):
+/// the instant's entries in reading order, split over consecutive sample records with the same sequence and
+/// clocks (bundle format 1.2).
+public struct SamplePart: Sendable, Hashable {
+    /// Position of this share, from 0.
+    public var index: UInt32
+    /// Whether another share of the same instant follows.
+    public var more: Bool
+
+    /// Creates a part.
+    public init(index: UInt32, more: Bool) {
+        self.index = index
+        self.more = more
     }
 }
 

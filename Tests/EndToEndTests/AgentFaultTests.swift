@@ -109,12 +109,12 @@ import Testing
             #expect(second.stderr.contains("pid \(first.process.processIdentifier)"), "\(second.stderr)")
         }
         #expect(FileManager.default.fileExists(atPath: open), "the running agent's bundle was taken away")
-        usleep(500_000)
+        usleep(1_000_000)
         first.process.terminate()
         first.process.waitUntilExit()
         #expect(first.process.terminationStatus == 0, "\(first.stderr)")
         let closed = String(open.dropLast(".open".count))
-        #expect(try Self.sampleCount(closed) >= 5)
+        #expect(try Self.sampleCount(closed) >= 3)
         #expect(try Harness.files(in: dir, suffix: ".zst").count == 1)
     }
 
@@ -196,4 +196,71 @@ import Testing
         #expect(Harness.waitFor(10) { !agent.process.isRunning }, "SIGTERM did not stop the agent")
         if agent.process.isRunning { agent.kill9() }
     }
+
+    /// A system whose deep sample passes the 64 MiB record limit (the campaign's: about 3,900 ordinary processes;
+    /// here 170 processes with 460 KB maps each): before, each such sample was dropped whole and its bundle
+    /// abandoned as `.open`, at every deep sample, recorded nowhere. Now every instant is written in parts and
+    /// read back whole.
+    @Test func aSampleAboveTheRecordLimitIsKeptWhole() throws {
+        let dir = try Harness.tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let root = dir + "/proc"
+        let processes = 170
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        try "MemTotal: 1000 kB\nMemAvailable: 500 kB\n".write(toFile: root + "/meminfo", atomically: false, encoding: .utf8)
+        // About 460 KB of maps per process, 78 MB per instant.
+        let libraries = (0..<7000).map { m in
+            String(format: "%08x-%08x r-xp 00000000 08:01 %d /usr/lib/libexample-%d.so\n", (m + 16) << 12, (m + 17) << 12, m, m)
+        }.joined()
+        for pid in 1...processes {
+            let d = root + "/\(pid)"
+            for sub in ["", "/task", "/task/\(pid)", "/fd"] {
+                try FileManager.default.createDirectory(atPath: d + sub, withIntermediateDirectories: true)
+            }
+            try "\(pid) (w\(pid)) S 1 \(pid) \(pid) 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 100 1000 10\n"
+                .write(toFile: d + "/stat", atomically: false, encoding: .utf8)
+            try "Name:\tw\(pid)\nThreads:\t1\nVmRSS:\t100 kB\n".write(toFile: d + "/status", atomically: false, encoding: .utf8)
+            try ("00001000-00002000 r--p 00000000 08:01 \(pid) /usr/bin/w\(pid)\n" + libraries)
+                .write(toFile: d + "/maps", atomically: false, encoding: .utf8)
+        }
+        let run = try Harness.run(
+            Harness.agentCommand[0],
+            Array(Harness.agentCommand.dropFirst()) + [
+                "--backend", "linux", "--proc-root", root, "--interval", "2", "--duration", "3", "--deep-every", "1",
+                "--spool", dir + "/s", "--device-id", "big",
+            ], timeout: 120)
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(!run.stderr.contains("record limit"), "\(run.stderr)")
+        let spool = try FileManager.default.contentsOfDirectory(atPath: dir + "/s")
+        #expect(!spool.contains { $0.hasSuffix(".open") || $0.hasSuffix(".crashed") }, "\(spool)")
+        let bundles = try Harness.files(in: dir + "/s", suffix: ".zst")
+        #expect(bundles.count == 1)
+        var instants: [Sample] = []
+        var records = 0
+        for path in bundles {
+            let r = try BundleReader(path: path)
+            var decoder = SampleDecoder(window: 0)
+            var parts = SampleAssembler()
+            while let rec = r.next() {
+                if rec.type == .header { decoder = SampleDecoder(header: try RecordCodec.decodeHeader(rec.payload)) }
+                guard rec.type == .sample else { continue }
+                records += 1
+                #expect(rec.payload.count <= 64 << 20)
+                if let whole = parts.add(try decoder.decode(rec.payload)) { instants.append(whole) }
+            }
+            #expect(r.isComplete, "\(path): \(String(describing: r.damage))")
+            parts.finish()
+            #expect(parts.incomplete == 0)
+        }
+        #expect(instants.count == 2, "\(instants.count) instants in \(records) records")
+        #expect(records > instants.count)
+        for s in instants {
+            let maps = s.files.filter { $0.path.hasSuffix("/maps") }
+            #expect(maps.count == processes && maps.allSatisfy { $0.status == .ok && !$0.truncated && $0.bytes.count > 390_000 })
+        }
+        // Analysis sees every process of the split instants.
+        let json = try Harness.fieldctl(["analyze", "--format", "json", dir + "/s"])
+        #expect(json.status == 0, "\(json.stderr)")
+    }
 }
+

@@ -151,7 +151,8 @@ import Testing
         let dir = try Harness.tempDir()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         var c = try CollectorUnderTest(dir: dir)
-        let bundles = try BundleMaker.make(in: dir, device: "devA", seconds: 1.2, extra: ["--bundle-seconds", "1"])
+        // Two bundles at least, also on a machine busy enough to delay the agent's second sample.
+        let bundles = try BundleMaker.make(in: dir, device: "devA", seconds: 2.3, extra: ["--bundle-seconds", "1"])
         try #require(bundles.count >= 2)
         for b in bundles {
             #expect(

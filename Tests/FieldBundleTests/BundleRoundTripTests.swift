@@ -146,12 +146,21 @@ import Testing
         #expect(reader.isComplete)
     }
 
+    /// A record over the limit is refused (a sample is split instead: SamplePartsTests), and the writer goes on.
     @Test func oversizeRecordIsRefusedByTheWriter() throws {
         let dir = makeTempDirectory()
         defer { removeTree(dir) }
         let w = try BundleWriter(path: dir + "/o.zst", header: testHeader(), options: WriterOptions(maxRecordBytes: 4096))
         #expect(throws: BundleError.self) {
-            try w.append(Sample(sequence: 0, wallNanos: 0, monoNanos: 0, files: [FileCapture(path: "/big", bytes: [UInt8](repeating: 1, count: 5000))]))
+            try w.append(EventBatch(wallNanos: 0, monoNanos: 0, source: "/dev/kmsg", lines: [[UInt8](repeating: 1, count: 5000)]))
         }
+        // A sample entry whose path alone passes the limit cannot be cut to fit.
+        #expect(throws: BundleError.self) {
+            try w.append(Sample(sequence: 0, wallNanos: 0, monoNanos: 0, files: [FileCapture(path: "/" + String(repeating: "p", count: 5000))]))
+        }
+        try w.append(Sample(sequence: 1, wallNanos: 0, monoNanos: 0, files: [FileCapture(path: "/big", bytes: [UInt8](repeating: 1, count: 5000))]))
+        try w.close(reason: "shutdown", wallNanos: 0, monoNanos: 0)
+        let r = try BundleReader(path: dir + "/o.zst")
+        #expect(readRecords(r).map(\.type) == [.header, .sample, .end])
     }
 }

@@ -92,15 +92,17 @@ import Testing
         #expect(try readBack(dir + "/w.zst").samples == samples)
     }
 
-    /// A sample the writer refused (too large) leaves nothing behind: the next sample cannot refer to content that
-    /// never reached the bundle.
+    /// A sample the writer refused (an entry whose path alone passes the record limit, so that even a share of
+    /// one entry cannot fit) leaves nothing behind: the next sample cannot refer to content that never reached
+    /// the bundle.
     @Test func aRefusedSampleLeavesNoReference() throws {
         let dir = makeTempDirectory()
         defer { removeTree(dir) }
         let w = try BundleWriter(path: dir + "/r.zst", header: testHeader(), options: WriterOptions(maxRecordBytes: 4096))
         let a = Sample(sequence: 0, wallNanos: 0, monoNanos: 0, files: [FileCapture(path: "/p", bytes: Array("first".utf8))])
         let big = Sample(sequence: 1, wallNanos: 0, monoNanos: 0, files: [
-            FileCapture(path: "/p", bytes: Array("second".utf8)), FileCapture(path: "/q", bytes: [UInt8](repeating: 0x41, count: 8000)),
+            FileCapture(path: "/" + String(repeating: "q", count: 5000), bytes: [UInt8](repeating: 0x41, count: 8000)),
+            FileCapture(path: "/p", bytes: Array("second".utf8)),
         ])
         let c = Sample(sequence: 2, wallNanos: 0, monoNanos: 0, files: [FileCapture(path: "/p", bytes: Array("second".utf8))])
         try w.append(a)
