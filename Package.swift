@@ -65,7 +65,11 @@ let package = Package(
         ),
         .target(
             name: "FieldCollector",
-            dependencies: ["FieldBundle", .product(name: "Hummingbird", package: "hummingbird")],
+            dependencies: [
+                "FieldBundle", .product(name: "Hummingbird", package: "hummingbird"),
+                // The HTTP/1 channel's configuration, where the connection guard goes in.
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+            ],
             path: "Sources/FieldCollector"
         ),
         .executableTarget(

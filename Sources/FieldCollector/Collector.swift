@@ -2,6 +2,7 @@ import FieldBundle
 import Foundation
 import HTTPTypes
 import Hummingbird
+import HummingbirdCore
 import Logging
 import NIOCore
 
@@ -15,12 +16,17 @@ public struct CollectorConfiguration: Sendable {
     public var tokensPath: String?
     /// Larger uploads are refused with 413.
     public var maxBundleBytes: UInt64
+    /// How much decompressing an upload to check it may produce (413 beyond).
+    public var stream: StreamLimit
+    /// Timeouts and the connection cap.
+    public var connections: ConnectionPolicy
     /// Called once the server listens, with the bound address (the port is the real one when 0 was asked for).
     public var onListening: @Sendable (String) -> Void
 
     public init(
         host: String, port: Int, storeDirectory: String, tokens: Tokens, tokensPath: String? = nil,
-        maxBundleBytes: UInt64 = 64 << 20, onListening: @escaping @Sendable (String) -> Void = { _ in }
+        maxBundleBytes: UInt64 = 64 << 20, stream: StreamLimit = StreamLimit(),
+        connections: ConnectionPolicy = ConnectionPolicy(), onListening: @escaping @Sendable (String) -> Void = { _ in }
     ) {
         self.host = host
         self.port = port
@@ -28,7 +34,38 @@ public struct CollectorConfiguration: Sendable {
         self.tokens = tokens
         self.tokensPath = tokensPath
         self.maxBundleBytes = maxBundleBytes
+        self.stream = stream
+        self.connections = connections
         self.onListening = onListening
+    }
+}
+
+/// How many bytes checking an upload may decompress: the smaller of a fixed bound and a multiple of the bytes
+/// received, never less than a floor.
+///
+/// Checking a bundle means decompressing it to its end, and zstd turns a run of zeros into about 4 bytes per
+/// 128 KiB block: a 126 KB upload once cost seconds of CPU for some 4 GiB of stream. Real bundles decompress to
+/// 10 to 70 times their size (docs/performance.md), so a bound on the expansion costs them nothing and leaves a
+/// bomb with work in proportion to what it sent.
+public struct StreamLimit: Sendable, Equatable {
+    /// Largest decompressed stream of any upload.
+    public var maxStreamBytes: UInt64
+    /// Largest stream as a multiple of the upload's size.
+    public var maxExpansion: UInt64
+    /// A stream this long is always allowed, however small the upload (small bundles expand little anyway).
+    public var floorBytes: UInt64
+
+    /// 4 GiB (a 64 MiB upload at 64 times), 1,000 times the upload, 64 MiB at least.
+    public init(maxStreamBytes: UInt64 = 4 << 30, maxExpansion: UInt64 = 1000, floorBytes: UInt64 = 64 << 20) {
+        self.maxStreamBytes = maxStreamBytes
+        self.maxExpansion = maxExpansion
+        self.floorBytes = floorBytes
+    }
+
+    /// The stream allowed for an upload of `compressed` bytes.
+    public func bytes(forUploadOf compressed: UInt64) -> UInt64 {
+        let (scaled, overflow) = compressed.multipliedReportingOverflow(by: maxExpansion)
+        return min(maxStreamBytes, max(floorBytes, overflow ? .max : scaled))
     }
 }
 
@@ -50,12 +87,19 @@ public struct Collector: HTTPResponder {
     let store: Store
     let tokens: TokenTable
     let maxBundleBytes: UInt64
+    let stream: StreamLimit
+    /// Open connections and closings, for the health answer; set by `run`, which owns the server.
+    var connections: ConnectionRegistry?
     let log: @Sendable (String) -> Void
 
-    public init(store: Store, tokens: Tokens, maxBundleBytes: UInt64, log: @escaping @Sendable (String) -> Void) {
+    public init(
+        store: Store, tokens: Tokens, maxBundleBytes: UInt64, stream: StreamLimit = StreamLimit(),
+        log: @escaping @Sendable (String) -> Void
+    ) {
         self.store = store
         self.tokens = TokenTable(tokens)
         self.maxBundleBytes = maxBundleBytes
+        self.stream = stream
         self.log = log
     }
 
@@ -63,7 +107,12 @@ public struct Collector: HTTPResponder {
     public static func run(_ config: CollectorConfiguration, log: @escaping @Sendable (String) -> Void) async throws {
         let store = try Store(root: config.storeDirectory)
         for note in store.loadNotes { log("store: \(note)") }
-        let collector = Collector(store: store, tokens: config.tokens, maxBundleBytes: config.maxBundleBytes, log: log)
+        let (policy, descriptorNote) = config.connections.fittedToDescriptorLimit()
+        if let note = descriptorNote { log(note) }
+        let registry = ConnectionRegistry(maxConnections: policy.maxConnections, log: log)
+        var collector = Collector(
+            store: store, tokens: config.tokens, maxBundleBytes: config.maxBundleBytes, stream: config.stream, log: log)
+        collector.connections = registry
         let counts = await store.counts()
         let devices = config.tokens.devices.count
         var reloader: (any DispatchSourceSignal)?
@@ -73,6 +122,9 @@ public struct Collector: HTTPResponder {
         defer { reloader?.cancel() }
         let app = Application(
             responder: collector,
+            server: .http1(
+                configuration: HTTP1Channel.Configuration(
+                    additionalChannelHandlers: [ConnectionGuard(policy: policy, registry: registry)])),
             configuration: .init(address: .hostname(config.host, port: config.port), serverName: "fieldctl"),
             onServerRunning: { channel in
                 let address =
@@ -80,6 +132,10 @@ public struct Collector: HTTPResponder {
                 log(
                     "listening on \(address), store \(config.storeDirectory) (\(counts.bundles) bundles of \(counts.devices) devices), \(devices) devices allowed"
                 )
+                log(
+                    "connections: at most \(policy.maxConnections) at once; a head within \(policy.headerTimeout) of the "
+                        + "accept or \(policy.idleTimeout) of the last response, no body byte missing for "
+                        + "\(policy.bodyTimeout)")
                 config.onListening(address)
             },
             logger: Logger(label: "fieldctl.serve", factory: { _ in SwiftLogNoOpLogHandler() })
@@ -171,7 +227,8 @@ public struct Collector: HTTPResponder {
                 return Outcome(.methodNotAllowed, "use GET")
             }
             let c = await store.counts()
-            return Outcome(.ok, "ok: \(c.devices) devices, \(c.bundles) bundles")
+            let open = connections.map { "; " + $0.summary } ?? ""
+            return Outcome(.ok, "ok: \(c.devices) devices, \(c.bundles) bundles\(open)")
         }
         guard parts.count == 6, parts[0] == "", parts[1] == "v1", parts[2] == "devices", parts[4] == "bundles" else {
             return Outcome(.notFound, "no such resource: uploads go to PUT /v1/devices/DEVICE/bundles/NAME.zst")
@@ -264,47 +321,76 @@ public struct Collector: HTTPResponder {
                 "Content-Digest does not match the \(total) bytes received (sha-256 \(ContentDigest.hex(got)))",
                 close: true)
         }
-        // Syncing, reading back and renaming block: off the server's threads.
+        // Reading back, syncing and renaming block: off the server's threads.
+        let entry: StoredBundle
+        switch await check(file, device: device, name: name, sha256: got, received: total) {
+        case .success(let checked): entry = checked
+        case .failure(let refusal): return refusal.outcome
+        }
+        // The same bundle under another name: its identity comes from its header and digest, not from the URL.
+        if let other = await store.claim(device: device, entry) {
+            file.discard()
+            var o = Outcome(.ok, "already stored as \(other)", bytes: entry.bytes)
+            o.note = "already stored as \(other)"
+            return o
+        }
         let finalPath = "\(dir)/\(name)"
-        let received = total
-        let result: Result<StoredBundle, StoreFailure> = await Self.blocking {
-            switch Store.inspect(path: file.temporaryPath, device: device, sha256: got) {
-            case .failure(let why):
-                file.discard()
-                return .failure(.invalid(why.message))
+        let failure: BundleError? = await Self.blocking {
+            do throws(BundleError) {
+                try file.commit(as: finalPath, replace: false)
+                return nil
+            } catch {
+                return error
+            }
+        }
+        guard let failure else {
+            do { try await store.record(device: device, entry) } catch { log("index: \(error)") }
+            return Outcome(.created, "stored \(device)/\(name)", bytes: total)
+        }
+        await store.release(device: device, entry)
+        guard failure.errno == EEXIST else { return storageFailure(failure) }
+        // Another upload of the same name won the race.
+        if let existing = Store.inspect(path: finalPath, device: device).success {
+            return sameOrConflict(existing, digest: digest, name: name)
+        }
+        return Outcome(.conflict, "a different file named \(name) is already stored for this device")
+    }
+
+    /// Reads the received file through to its end, within the stream limit for its size; discards it when it is
+    /// refused.
+    func check(_ file: DurableFile, device: String, name: String, sha256: [UInt8], received: UInt64) async -> Result<
+        StoredBundle, Refusal
+    > {
+        let allowed = stream.bytes(forUploadOf: received)
+        return await Self.blocking {
+            switch Store.inspect(
+                path: file.temporaryPath, device: device, sha256: sha256, limits: ReadLimits(maxStreamBytes: allowed))
+            {
             case .success(var entry):
                 entry.name = name
                 entry.bytes = received
                 entry.received = Date().timeIntervalSince1970
-                do throws(BundleError) {
-                    try file.commit(as: finalPath, replace: false)
-                } catch {
-                    return .failure(error.errno == EEXIST ? .exists : .io(error))
-                }
                 return .success(entry)
+            case .failure(let why) where why.code == .overLimit:
+                file.discard()
+                return .failure(
+                    Refusal(
+                        Outcome(
+                            .contentTooLarge,
+                            "the bundle is over this collector's limits, nothing was stored: \(why.message) (a bundle of "
+                                + "\(received) bytes may decompress to at most \(allowed): --max-stream-bytes, "
+                                + "--max-expansion)")))
+            case .failure(let why):
+                file.discard()
+                return .failure(Refusal(Outcome(.unprocessableContent, "the bundle is not valid: \(why.message)")))
             }
-        }
-        switch result {
-        case .success(let entry):
-            do { try await store.record(device: device, entry) } catch { log("index: \(error)") }
-            return Outcome(.created, "stored \(device)/\(name)", bytes: total)
-        case .failure(.invalid(let why)):
-            return Outcome(.unprocessableContent, "the bundle is not valid: \(why)")
-        case .failure(.exists):
-            // Another upload of the same name won the race.
-            if let existing = Store.inspect(path: finalPath, device: device).success {
-                return sameOrConflict(existing, digest: digest, name: name)
-            }
-            return Outcome(.conflict, "a different file named \(name) is already stored for this device")
-        case .failure(.io(let error)):
-            return storageFailure(error)
         }
     }
 
-    enum StoreFailure: Error {
-        case invalid(String)
-        case exists
-        case io(BundleError)
+    /// An answer that ends an upload early.
+    struct Refusal: Error {
+        var outcome: Outcome
+        init(_ outcome: Outcome) { self.outcome = outcome }
     }
 
     func storageFailure(_ error: BundleError) -> Outcome {

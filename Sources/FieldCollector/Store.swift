@@ -31,6 +31,16 @@ public struct StoredBundle: Codable, Sendable, Equatable {
         case endWallNanos = "end_wall_ns"
         case endReason = "end_reason"
     }
+
+    /// What makes two uploads the same bundle whatever they are called: within a device, the boot and sequence
+    /// its header gives, and the file's digest. The digest alone would do; boot and sequence say what it is.
+    struct Identity: Hashable {
+        var bootID: String?
+        var sequence: UInt64
+        var sha256: String
+    }
+
+    var identity: Identity { Identity(bootID: bootID, sequence: sequence, sha256: sha256) }
 }
 
 /// One line of `fieldctl devices`.
@@ -62,6 +72,8 @@ public actor Store {
     /// The store's directory.
     public nonisolated let root: String
     private var index: [String: [String: StoredBundle]]
+    /// Per device, the name each bundle is stored under, and the names of uploads being renamed into place.
+    private var names: [String: [StoredBundle.Identity: String]]
     /// What loading found and repaired, for the log.
     public nonisolated let loadNotes: [String]
 
@@ -93,6 +105,14 @@ public actor Store {
             index[device] = Self.loadDevice(root: root, device: device, repair: repair, notes: &notes)
         }
         self.index = index
+        // Bundles stored twice before identities were kept: the first name answers for both.
+        names = index.mapValues { entries in
+            var byIdentity: [StoredBundle.Identity: String] = [:]
+            for e in entries.values.sorted(by: { $0.name < $1.name }) where byIdentity[e.identity] == nil {
+                byIdentity[e.identity] = e.name
+            }
+            return byIdentity
+        }
         self.loadNotes = notes
     }
 
@@ -161,13 +181,15 @@ public actor Store {
     }
 
     /// Reads a bundle through to its end record. Fails with the reason when it is damaged, not closed, or
-    /// written by another device than `device`.
+    /// written by another device than `device`, and with code `overLimit` when it goes beyond `limits`.
     /// `sha256` is the file's digest when the caller computed it already.
-    public static func inspect(path: String, device: String, sha256: [UInt8]? = nil) -> Result<
-        StoredBundle, CollectorError
-    > {
+    public static func inspect(path: String, device: String, sha256: [UInt8]? = nil, limits: ReadLimits = .default)
+        -> Result<StoredBundle, CollectorError>
+    {
         let reader: BundleReader
-        do { reader = try BundleReader(path: path) } catch { return .failure(CollectorError(error.message)) }
+        do { reader = try BundleReader(path: path, limits: limits) } catch {
+            return .failure(CollectorError(error.message))
+        }
         var header: BundleHeader?
         var end: BundleEnd?
         var samples: UInt64 = 0
@@ -182,7 +204,10 @@ public actor Store {
             default: break
             }
         }
-        if let d = reader.damage { return .failure(CollectorError("damaged bundle: \(d)")) }
+        if let d = reader.damage {
+            if d.kind == .limit { return .failure(CollectorError(d.reason, code: .overLimit)) }
+            return .failure(CollectorError("damaged bundle: \(d)"))
+        }
         guard let h = header else { return .failure(CollectorError("the bundle has no header record")) }
         guard reader.isComplete, let e = end else {
             return .failure(CollectorError("the bundle was never closed (no end record)"))
@@ -206,9 +231,26 @@ public actor Store {
     /// The stored bundle of that name, if any.
     public func lookup(device: String, name: String) -> StoredBundle? { index[device]?[name] }
 
+    /// The name under which the same bundle as `entry` (same boot, sequence and digest) is stored or being
+    /// stored, if another; otherwise nil, and `entry.name` holds the bundle's identity until `record` or `release`.
+    ///
+    /// Checked and reserved in one step, so that two uploads of one bundle under two names store it once.
+    public func claim(device: String, _ entry: StoredBundle) -> String? {
+        if let other = names[device]?[entry.identity], other != entry.name { return other }
+        names[device, default: [:]][entry.identity] = entry.name
+        return nil
+    }
+
+    /// Gives up what `claim` reserved for an upload that was not stored after all.
+    public func release(device: String, _ entry: StoredBundle) {
+        guard names[device]?[entry.identity] == entry.name, index[device]?[entry.name] == nil else { return }
+        names[device]?[entry.identity] = nil
+    }
+
     /// Records a bundle that was just renamed into place.
     public func record(device: String, _ entry: StoredBundle) throws {
         index[device, default: [:]][entry.name] = entry
+        if names[device]?[entry.identity] == nil { names[device, default: [:]][entry.identity] = entry.name }
         let path = root + "/" + device + "/index.jsonl"
         if !FileManager.default.fileExists(atPath: path) {
             _ = FileManager.default.createFile(atPath: path, contents: nil)

@@ -115,9 +115,22 @@ final class TokenTable: @unchecked Sendable {
 
 /// A collector failure with a message for the user.
 public struct CollectorError: Error, CustomStringConvertible, Sendable {
+    /// Kinds of failure a caller may treat apart.
+    public enum Code: Sendable, Equatable {
+        /// Anything else: unreadable, damaged, wrong device, cannot be written.
+        case failed
+        /// Beyond a configured limit (a bundle that decompresses to more than allowed, a record too large).
+        case overLimit
+    }
+
+    /// Which kind of failure.
+    public var code: Code
     /// What went wrong.
     public var message: String
     /// Creates an error.
-    public init(_ message: String) { self.message = message }
+    public init(_ message: String, code: Code = .failed) {
+        self.message = message
+        self.code = code
+    }
     public var description: String { message }
 }

@@ -11,12 +11,24 @@ extension Fieldctl {
                 Agents send PUT /v1/devices/DEVICE/bundles/NAME.zst with Authorization: Bearer TOKEN and \
                 Content-Digest: sha-256=:BASE64:. Each bundle is written to a temporary file, synced, checked \
                 against its digest, read through to its end, and renamed to DIR/DEVICE/NAME.zst; DIR/DEVICE/index.jsonl \
-                lists what is stored. Uploading the same bundle again answers 200 and stores it once.
+                lists what is stored. Uploading the same bundle again answers 200 and stores it once, under any name: \
+                a bundle is the same when its header's boot id and sequence and its SHA-256 are those of one already \
+                stored for the device, and the answer then says "already stored as NAME" (the device may drop its \
+                copy; the collector keeps one).
 
                 Answers: 201 stored; 200 already stored; 400 bad name, missing or wrong digest; 401 no token; 403 \
-                wrong token for the device; 409 another bundle of that name is stored; 413 too large; 422 damaged \
+                wrong token for the device; 409 another bundle of that name is stored; 413 too large, or it \
+                decompresses to more than --max-stream-bytes or --max-expansion times its size; 422 damaged \
                 bundle, or written by another device; 507 the disk is full (nothing half-written is kept). \
-                GET /v1/health answers 200 while the collector runs.
+                GET /v1/health answers 200 while the collector runs, with the open connections and how many were closed.
+
+                Slow and silent clients: a new connection must send a complete request head within --header-timeout, \
+                a kept-alive one its next head within --idle-timeout of the last response, and an upload may pause \
+                no longer than --body-timeout (the partial upload is discarded). At --max-connections, a new \
+                connection closes the one that has waited longest without a request in progress; an upload being \
+                received or answered is never closed for room (only authenticated uploads stay in progress: other \
+                requests are answered at once). The cap is lowered to fit the descriptor limit (ulimit -n), which is \
+                raised first as far as the hard limit allows; the log says so.
 
                 TOKENS has one 'DEVICE_ID TOKEN' line per device (tokens of at least 16 characters; # comments). \
                 It must not be readable by group or others (chmod 600). SIGHUP reads it again (a file that does not \
@@ -36,6 +48,29 @@ extension Fieldctl {
         @Option(help: "Refuse bundles larger than this many bytes (413).")
         var maxBundleBytes: UInt64 = 64 << 20
 
+        @Option(help: "Refuse (413) a bundle whose record stream decompresses to more than this many bytes.")
+        var maxStreamBytes: UInt64 = StreamLimit().maxStreamBytes
+
+        @Option(
+            help: ArgumentHelp(
+                "Refuse (413) a bundle whose stream is more than this many times its size.",
+                discussion:
+                    "Real bundles decompress to 10-70 times their size; a decompression bomb to thousands. A stream of 64 MiB is always allowed."
+            ))
+        var maxExpansion: UInt64 = StreamLimit().maxExpansion
+
+        @Option(help: "Seconds a new connection has to send a complete request head.")
+        var headerTimeout: Double = 10
+
+        @Option(help: "Seconds an upload may go without a byte before it is dropped.")
+        var bodyTimeout: Double = 30
+
+        @Option(help: "Seconds a kept-alive connection has, after a response, to send its next complete request head.")
+        var idleTimeout: Double = 30
+
+        @Option(help: "Connections open at once; at the cap, the one waiting longest with no request in progress goes.")
+        var maxConnections: Int = ConnectionPolicy().maxConnections
+
         @Option(help: "Also write the listening address (HOST:PORT) to this file once the server is up.")
         var addressFile: String?
 
@@ -47,11 +82,22 @@ extension Fieldctl {
             }
             var host = String(listen[..<colon])
             if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+            for (flag, seconds) in [
+                ("--header-timeout", headerTimeout), ("--body-timeout", bodyTimeout), ("--idle-timeout", idleTimeout),
+            ] where !(seconds > 0 && seconds <= 86400) {
+                throw ValidationError("\(flag) wants seconds between 0 and 86400 (a day), not \(seconds)")
+            }
+            guard maxConnections >= 1 else { throw ValidationError("--max-connections must be at least 1") }
+            guard maxExpansion >= 1 else { throw ValidationError("--max-expansion must be at least 1") }
             let table: Tokens
             do { table = try Tokens.load(path: tokens) } catch { throw ValidationError("\(error)") }
             let addressFile = self.addressFile
             let config = CollectorConfiguration(
                 host: host, port: port, storeDirectory: store, tokens: table, tokensPath: tokens, maxBundleBytes: maxBundleBytes,
+                stream: StreamLimit(maxStreamBytes: maxStreamBytes, maxExpansion: maxExpansion),
+                connections: ConnectionPolicy(
+                    headerTimeout: .seconds(headerTimeout), bodyTimeout: .seconds(bodyTimeout),
+                    idleTimeout: .seconds(idleTimeout), maxConnections: maxConnections),
                 onListening: { address in
                     if let f = addressFile { try? (address + "\n").write(toFile: f, atomically: true, encoding: .utf8) }
                 })

@@ -56,8 +56,12 @@ final class CollectorUnderTest {
     private(set) var server: Background
     private(set) var address: String
 
-    /// Starts a collector storing into `store` (default `dir/store`); `listen` may pin the port.
-    init(dir: String, store: String? = nil, listen: String = "127.0.0.1:0", extra: [String] = []) throws {
+    /// Starts a collector storing into `store` (default `dir/store`); `listen` may pin the port. With
+    /// `descriptorLimit` it runs under `ulimit -n` of that many descriptors (soft and hard).
+    init(
+        dir: String, store: String? = nil, listen: String = "127.0.0.1:0", extra: [String] = [],
+        descriptorLimit: Int? = nil
+    ) throws {
         self.dir = dir
         self.store = store ?? dir + "/store"
         tokens = dir + "/tokens"
@@ -66,17 +70,22 @@ final class CollectorUnderTest {
             _ = FileManager.default.createFile(
                 atPath: tokens, contents: Data(lines.utf8), attributes: [.posixPermissions: 0o600])
         }
-        (server, address) = try Self.launch(dir: dir, store: self.store, tokens: tokens, listen: listen, extra: extra)
+        (server, address) = try Self.launch(
+            dir: dir, store: self.store, tokens: tokens, listen: listen, extra: extra, descriptorLimit: descriptorLimit)
     }
 
-    private static func launch(dir: String, store: String, tokens: String, listen: String, extra: [String]) throws -> (
-        Background, String
-    ) {
+    private static func launch(
+        dir: String, store: String, tokens: String, listen: String, extra: [String], descriptorLimit: Int? = nil
+    ) throws -> (Background, String) {
         let addressFile = dir + "/address-\(UUID().uuidString)"
-        let server = try Background(
-            Harness.binDir + "/fieldctl",
-            ["serve", "--listen", listen, "--store", store, "--tokens", tokens, "--address-file", addressFile] + extra,
-            in: dir)
+        let command =
+            [Harness.binDir + "/fieldctl"]
+            + ["serve", "--listen", listen, "--store", store, "--tokens", tokens, "--address-file", addressFile] + extra
+        // The shell sets the limit and then becomes the collector: the pid is the collector's.
+        let server =
+            try descriptorLimit.map { n in
+                try Background("/bin/sh", ["-c", "ulimit -n \(n) && exec \"$0\" \"$@\""] + command, in: dir)
+            } ?? Background(command[0], Array(command.dropFirst()), in: dir)
         guard Harness.waitFor(30, { FileManager.default.fileExists(atPath: addressFile) || !server.process.isRunning }),
             let text = try? String(contentsOfFile: addressFile, encoding: .utf8)
         else {
@@ -123,6 +132,21 @@ final class CollectorUnderTest {
         let r = try Harness.run("/usr/bin/curl", args, timeout: 60)
         let body = (try? String(contentsOfFile: bodyFile, encoding: .utf8)) ?? ""
         return (Int(r.text) ?? -1, body)
+    }
+
+    /// CPU time (user and system) the collector has used so far, seconds, from /proc/PID/stat.
+    func cpuSeconds() throws -> Double {
+        let stat = try String(contentsOfFile: "/proc/\(server.process.processIdentifier)/stat", encoding: .utf8)
+        // The command name may hold spaces and parentheses: fields are counted after its closing one. utime and
+        // stime are fields 14 and 15 of proc(5), in clock ticks.
+        let fields = stat[stat.index(after: try #require(stat.lastIndex(of: ")")))...].split(separator: " ")
+        let ticks = try #require(Double(fields[11])) + (try #require(Double(fields[12])))
+        return ticks / Double(sysconf(Int32(_SC_CLK_TCK)))
+    }
+
+    /// The answer of GET /v1/health.
+    func health() throws -> String {
+        try Harness.run("/usr/bin/curl", ["-s", "--max-time", "10", url + "/v1/health"]).text
     }
 
     /// Bundle files stored for a device, by name.

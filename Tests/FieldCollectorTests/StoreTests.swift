@@ -24,6 +24,7 @@ private struct BundleSpec {
     var endWall: Int64 = 1_700_000_060_000_000_000
     var samples = 3
     var reason = "rotation"
+    var bootID: String? = "0f2d6c1e-5d8b-4f55-9a51-1c1f6f0d2a77"
 }
 
 /// Writes a bundle at `path` (closed unless `close` is false; then the `.open` path is returned).
@@ -31,7 +32,7 @@ private struct BundleSpec {
 private func writeBundle(_ path: String, _ spec: BundleSpec = BundleSpec(), close: Bool = true) throws -> String {
     let header = BundleHeader(
         agent: "fieldagent test", backend: spec.backend, osIdentity: Array("Linux version 6.1.0 (test)\n".utf8),
-        deviceID: spec.device, bootID: "0f2d6c1e-5d8b-4f55-9a51-1c1f6f0d2a77", wallNanos: spec.startWall,
+        deviceID: spec.device, bootID: spec.bootID, wallNanos: spec.startWall,
         monoNanos: 5_000_000_000, intervalNanos: 1_000_000_000, procRoot: "/proc", sequence: spec.sequence, plan: [])
     let w = try BundleWriter(path: path, header: header, options: WriterOptions(fsync: .never))
     var rng = SystemRandomNumberGenerator()
@@ -469,6 +470,50 @@ private let nameC = "board-1-20231114T223320.000Z-0002.zst"
         #expect(empty.bundles == 0 && empty.bytes == 0 && empty.samples == 0)
         #expect(empty.firstWallNanos == nil && empty.lastWallNanos == nil && empty.backend == nil && empty.lastReceived == nil)
         #expect(await store.counts() == (devices: 3, bundles: 4))
+    }
+
+    /// A bundle is known by its boot, sequence and digest, whatever its name, from index lines as earlier
+    /// collectors wrote them (no new field: those three were always there, `boot_id` absent when the bundle has
+    /// none) and from lines with fields this collector does not know.
+    @Test func bundlesAreKnownByIdentityFromIndexLinesAsWritten() async throws {
+        let root = try makeTempDirectory()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let dir = root + "/board-1"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let a = try writeBundle(dir + "/" + nameA, BundleSpec(sequence: 0))
+        let b = try writeBundle(dir + "/" + nameB, BundleSpec(sequence: 1, bootID: nil))
+        func line(_ path: String, _ name: String, sequence: Int, boot: String?, extra: String = "") throws -> String {
+            let file = try bytes(path)
+            let bootField = boot.map { #""boot_id":"\#($0)","# } ?? ""
+            return #"{"agent":"fieldagent test","backend":"linux",\#(bootField)"bytes":\#(file.count),"#
+                + #""end_reason":"rotation","end_wall_ns":1700000060000000000,"name":"\#(name)","received":1700000100.5,"#
+                + #""samples":3,"sequence":\#(sequence),"sha256":"\#(ContentDigest.hex(SHA256.hash(file)))","#
+                + #"\#(extra)"start_wall_ns":1700000000000000000}"# + "\n"
+        }
+        let index =
+            try line(a, nameA, sequence: 0, boot: "0f2d6c1e-5d8b-4f55-9a51-1c1f6f0d2a77")
+            + line(b, nameB, sequence: 1, boot: nil, extra: #""from_a_later_collector":true,"#)
+        try write(Array(index.utf8), to: dir + "/index.jsonl")
+        let store = try Store(root: root)
+        #expect(store.loadNotes.isEmpty, "the lines did not load: \(store.loadNotes)")
+
+        /// The entry an upload of the bundle at `path` under `name` would claim.
+        func upload(_ path: String, as name: String) throws -> StoredBundle {
+            var entry = try Store.inspect(path: path, device: "board-1").get()
+            entry.name = name
+            return entry
+        }
+        #expect(await store.claim(device: "board-1", try upload(a, as: "copy-of-a.zst")) == nameA)
+        #expect(await store.claim(device: "board-1", try upload(b, as: "copy-of-b.zst")) == nameB)
+        // A bundle not stored yet is reserved for the first name that claims it, until released.
+        let fresh = try writeBundle(root + "/fresh.zst", BundleSpec(sequence: 2))
+        #expect(await store.claim(device: "board-1", try upload(fresh, as: "first.zst")) == nil)
+        #expect(await store.claim(device: "board-1", try upload(fresh, as: "second.zst")) == "first.zst")
+        await store.release(device: "board-1", try upload(fresh, as: "first.zst"))
+        #expect(await store.claim(device: "board-1", try upload(fresh, as: "second.zst")) == nil)
+        // The same boot and sequence with other content is another bundle.
+        let other = try writeBundle(root + "/other.zst", BundleSpec(sequence: 0))
+        #expect(await store.claim(device: "board-1", try upload(other, as: "other.zst")) == nil)
     }
 
     /// The index's JSON names are the documented ones (other tools read index.jsonl).
