@@ -24,6 +24,9 @@ struct Sampler {
     private var bundleStartMono: UInt64 = 0
     /// Losses to record at the start of the next bundle, one report per reason.
     private var pendingLosses: [LossReport] = []
+    /// Losses recorded in the open bundle, which is synced only at its close: until then the spool's
+    /// `pending-losses` keeps them too, so that a power cut cannot take the record with the bundle's tail.
+    private var lossesInBundle: [LossReport] = []
     /// The delivery thread and what it shares with this one, when uploading or copying.
     private let link = DeliveryLink()
     private var delivery: Delivery?
@@ -80,7 +83,9 @@ struct Sampler {
     mutating func run() throws(AgentError) {
         if let w = spool.lockWarning { printError("fieldagent: \(w)") }
         for line in spool.recoverLeftovers() { printError("fieldagent: \(line)") }
-        for loss in spool.takePendingLosses() { noteLoss(reason: loss.reason, names: loss.names, bytes: loss.bytes) }
+        let kept = spool.takePendingLosses()
+        spool.finishRecordedDrops(kept)
+        for loss in kept { noteLoss(reason: loss.reason, names: loss.names, bytes: loss.bytes) }
         // Follow the kernel log only on the live system: a fixture proc root has no kernel of its own.
         if options.procRoot == "/proc", let path = backend.kernelLog {
             var failure: Int32 = 0
@@ -164,7 +169,7 @@ struct Sampler {
             bundleSequence += 1
             bundleStartMono = mono
             for loss in pendingLosses { try w.append(loss) }
-            if !pendingLosses.isEmpty { spool.clearPendingLosses() }
+            lossesInBundle = pendingLosses
             pendingLosses = []
         } catch {
             report("cannot start a bundle: \(error.message)")
@@ -173,12 +178,20 @@ struct Sampler {
     }
 
     /// The filesystem is full: the oldest closed bundle goes (the oldest data is dropped first), and the loss is
-    /// recorded like a quota drop.
+    /// recorded like a quota drop, before the file goes (on a full disk that record may only reach memory).
     private mutating func makeRoom() {
-        guard let dropped = spool.dropOldest() else { return }
-        droppedBytes += dropped.bytes
-        noteLoss(reason: "disk-full", names: [dropped.name], bytes: dropped.bytes)
-        printError("fieldagent: disk full: dropped \(dropped.name)")
+        guard let oldest = spool.oldestBundle() else { return }
+        droppedBytes += oldest.bytes
+        noteLoss(reason: "disk-full", names: [oldest.name], bytes: oldest.bytes)
+        spool.remove([oldest.name])
+        printError("fieldagent: disk full: dropped \(oldest.name)")
+    }
+
+    /// The open bundle is gone (its writing failed): the losses it recorded are recorded again in the next one,
+    /// as the failed bundle may not survive (a reader counts a bundle named twice once).
+    private mutating func forgetBundleLosses() {
+        for l in lossesInBundle.reversed() { pendingLosses.insert(l, at: 0) }
+        lossesInBundle = []
     }
 
     private mutating func closeBundle(reason: String) {
@@ -188,8 +201,14 @@ struct Sampler {
             let path = try w.close(reason: reason, wallNanos: Clock.wallNanos(), monoNanos: Clock.monotonicNanos())
             if reason == "shutdown" { print("fieldagent: wrote \(path) (\(sampleSequence) samples in this run)") }
             link.wake()
+            // Closed means synced (unless --fsync never): its loss records need no other copy now.
+            if !lossesInBundle.isEmpty {
+                lossesInBundle = []
+                keepLosses()
+            }
         } catch {
             report("cannot close \(w.openPath): \(error.message)")
+            forgetBundleLosses()
             seal(w)
         }
         if reason == "rotation" { for line in spool.recoverCrashed() { report(line) } }
@@ -199,11 +218,13 @@ struct Sampler {
 
     /// Keeps the spool within its quota; what is dropped goes into a loss record in the next bundle.
     private mutating func dropForQuota(extraBytes: UInt64, reserveNext: Bool = true) {
-        let dropped = spool.enforceQuota(
+        let dropped = spool.quotaVictims(
             maxBytes: options.spoolMaxBytes, extraBytes: extraBytes + (reserveNext ? options.bundleBytes : 0), sparing: delivery == nil ? nil : link.inFlight)
         guard !dropped.names.isEmpty else { return }
         droppedBytes += dropped.bytes
+        // The record first, durably; then the files. A stop in between finishes the drop at the next start.
         noteLoss(reason: "spool-quota", names: dropped.names, bytes: dropped.bytes)
+        spool.remove(dropped.names)
         printError("fieldagent: spool over \(options.spoolMaxBytes) bytes: dropped \(dropped.names.joined(separator: ", "))")
     }
 
@@ -214,14 +235,21 @@ struct Sampler {
                 LossReport(
                     wallNanos: Clock.wallNanos(), monoNanos: Clock.monotonicNanos(), reason: reason, bundles: UInt64(names.count),
                     bytes: bytes, names: names))
-            spool.savePendingLosses(pendingLosses)
+            keepLosses()
             return
         }
         pendingLosses[i].bundles &+= UInt64(names.count)
         // Saturating: the byte counts may come from a damaged pending-losses file of an earlier run.
         pendingLosses[i].bytes = pendingLosses[i].bytes.addingReportingOverflow(bytes).overflow ? .max : pendingLosses[i].bytes + bytes
         pendingLosses[i].names += names
-        spool.savePendingLosses(pendingLosses)
+        keepLosses()
+    }
+
+    /// Writes every loss not yet in a closed bundle to the spool's `pending-losses` (synced), or removes the
+    /// file when there is none.
+    private func keepLosses() {
+        let all = lossesInBundle + pendingLosses
+        if all.isEmpty { spool.clearPendingLosses() } else { spool.savePendingLosses(all) }
     }
 
     /// Runs a write; on failure (full disk, I/O error) abandons the bundle, which the next start recovers, and
@@ -236,6 +264,7 @@ struct Sampler {
         } catch {
             report("writing \(w.openPath) failed: \(error.message); starting a new bundle")
             writer = nil
+            forgetBundleLosses()
             droppedBytes += 1
             if error.errno == ENOSPC { makeRoom() }
             seal(w)

@@ -81,29 +81,52 @@ struct Spool {
     /// Drops the oldest bundles (see `holdsBundleData`) until the spool, with `extraBytes` still to be written,
     /// fits the quota. Returns what was dropped, for the loss record. `sparing` (the bundle being uploaded) stays.
     func enforceQuota(maxBytes: UInt64, extraBytes: UInt64, sparing: String? = nil) -> (names: [String], bytes: UInt64) {
+        let victims = quotaVictims(maxBytes: maxBytes, extraBytes: extraBytes, sparing: sparing)
+        remove(victims.names)
+        return victims
+    }
+
+    /// What `enforceQuota` would drop, without dropping it: the agent records the loss durably first, then
+    /// removes the files (`remove`), so that no power cut can drop a bundle without a record of it.
+    func quotaVictims(maxBytes: UInt64, extraBytes: UInt64, sparing: String? = nil) -> (names: [String], bytes: UInt64) {
         let all = names().filter(Self.holdsBundleData).sorted().map { (name: $0, bytes: size(of: directory + "/" + $0)) }
         var total = all.reduce(extraBytes) { $0 &+ $1.bytes }
         var bundles = all.filter { $0.name != sparing }
-        var dropped: [String] = []
-        var droppedBytes: UInt64 = 0
+        var victims: [String] = []
+        var bytes: UInt64 = 0
         while total > maxBytes, !bundles.isEmpty {
             let oldest = bundles.removeFirst()
-            if unlink(directory + "/" + oldest.name) == 0 || field_errno() == ENOENT {
-                dropped.append(oldest.name)
-                droppedBytes += oldest.bytes
-                total -= oldest.bytes
-            }
+            victims.append(oldest.name)
+            bytes += oldest.bytes
+            total -= oldest.bytes
         }
-        return (dropped, droppedBytes)
+        return (victims, bytes)
     }
 
-    /// Drops the oldest bundle (see `holdsBundleData`) to make room on a full filesystem: names sort by time. Nil
+    /// Removes spool entries by name (gone already is fine).
+    func remove(_ victims: [String]) {
+        for name in victims { _ = unlink(directory + "/" + name) }
+    }
+
+    /// The oldest bundle (see `holdsBundleData`), to drop for room on a full filesystem: names sort by time. Nil
     /// when the spool holds nothing to drop. Called while no writer is open.
-    func dropOldest() -> (name: String, bytes: UInt64)? {
+    func oldestBundle() -> (name: String, bytes: UInt64)? {
         guard let oldest = names().filter(Self.holdsBundleData).min() else { return nil }
-        let bytes = size(of: directory + "/" + oldest)
-        guard unlink(directory + "/" + oldest) == 0 else { return nil }
-        return (oldest, bytes)
+        return (oldest, size(of: directory + "/" + oldest))
+    }
+
+    /// Drops the oldest bundle (`oldestBundle`) and says which.
+    func dropOldest() -> (name: String, bytes: UInt64)? {
+        guard let oldest = oldestBundle(), unlink(directory + "/" + oldest.name) == 0 else { return nil }
+        return oldest
+    }
+
+    /// Finishes drops that a stop interrupted: a bundle the kept losses (`savePendingLosses`) say was dropped for
+    /// the quota or a full disk, but which is still there (the record is written before the files go), goes now.
+    func finishRecordedDrops(_ losses: [(reason: String, bytes: UInt64, names: [String])]) {
+        for l in losses where l.reason == "spool-quota" || l.reason == "disk-full" {
+            remove(l.names.filter { SafeName.isSafe($0) && Self.holdsBundleData($0) })
+        }
     }
 
     /// Closes bundles a previous run left open: their intact records are rewritten into a closed bundle of the

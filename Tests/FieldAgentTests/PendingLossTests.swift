@@ -46,4 +46,18 @@ import Testing
         #expect(back.map(\.reason) == ["spool-quota", "disk-full"])
         #expect(back.map(\.names) == [["a.zst"], ["c.zst"]])
     }
+
+    /// The agent writes the record of a drop before it removes the files: a stop in between leaves a bundle that
+    /// the record says is gone, and the next start finishes the drop (bundles the collector refused stay).
+    @Test func aDropCutShortIsFinishedAtTheNextStart() throws {
+        let t = try FixtureTree([
+            "d-1.zst": "a", "d-2.zst.crashed": "b", "d-3.zst.rejected": "c", "d-4.zst": "d",
+            "pending-losses": "spool-quota 1 d-1.zst\ndisk-full 1 d-2.zst.crashed\nrejected-by-collector 1 d-3.zst\nspool-quota 1 ../x.zst\n",
+        ])
+        defer { t.remove() }
+        let spool = try Spool(directory: t.root, deviceID: "d")
+        spool.finishRecordedDrops(spool.takePendingLosses())
+        #expect(try spoolFiles(t.root).sorted() == ["d-3.zst.rejected", "d-4.zst", "pending-losses"])
+    }
 }
+
