@@ -46,11 +46,15 @@ import Testing
         let dir = try Harness.tempDir()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let seed = dir + "/seed"
-        // A big leftover: deep files every sample, about 3 s at 0.1 s.
+        // A big leftover: deep files every sample, at 0.1 s.
         let first = try Running(["--interval", "0.1", "--deep-every", "1", "--spool", seed, "--device-id", "rec"])
         defer { first.remove() }
         #expect(Harness.waitFor(20) { ((try? Harness.files(in: seed, suffix: ".zst.open")) ?? []).count == 1 })
-        usleep(3_000_000)
+        // Ten samples or more, however busy the machine (a sample reads every deep file).
+        _ = Harness.waitFor(60) {
+            guard let path = try? Harness.files(in: seed, suffix: ".zst.open").first else { return false }
+            return ((try? Self.sampleCount(path)) ?? 0) >= 10
+        }
         first.kill9()
         let open = try #require(try Harness.files(in: seed, suffix: ".zst.open").first)
         let name = (String(open.dropLast(".open".count)) as NSString).lastPathComponent
