@@ -16,7 +16,7 @@ import Testing
             process = Process()
             Harness.configureAgent(process, args)
             stderrPath = FileManager.default.temporaryDirectory.appendingPathComponent("field-agent-\(UUID().uuidString).err").path
-            FileManager.default.createFile(atPath: stderrPath, contents: nil)
+            _ = FileManager.default.createFile(atPath: stderrPath, contents: nil)
             process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: stderrPath))
             process.standardOutput = FileHandle.nullDevice
             try process.run()
