@@ -42,7 +42,15 @@ import Testing
         p.standardOutput = FileHandle.nullDevice
         try p.run()
         #expect(Harness.waitFor(10) { ((try? Harness.files(in: dir, suffix: ".open")) ?? []).count == 1 })
-        usleep(600_000)
+        // Three samples or more, however busy the machine.
+        _ = Harness.waitFor(30) {
+            guard let path = try? Harness.files(in: dir, suffix: ".open").first, let r = try? BundleReader(path: path) else {
+                return false
+            }
+            var n = 0
+            while let rec = r.next() { if rec.type == .sample { n += 1 } }
+            return n >= 3
+        }
         kill(p.processIdentifier, SIGKILL)
         p.waitUntilExit()
         let open = try #require(try Harness.files(in: dir, suffix: ".zst.open").first)

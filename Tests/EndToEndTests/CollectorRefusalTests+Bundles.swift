@@ -12,7 +12,7 @@ extension CollectorRefusalTests {
         let dir = try Harness.tempDir()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         var c = try CollectorUnderTest(dir: dir)
-        let bundles = try BundleMaker.make(in: dir, device: "devA", seconds: 1.2, extra: ["--bundle-seconds", "1"])
+        let bundles = try BundleMaker.make(in: dir, device: "devA", seconds: 2.3, extra: ["--bundle-seconds", "1"])
         try #require(bundles.count >= 2)
         let bundle = bundles[0]
         let name = (bundle as NSString).lastPathComponent
