@@ -53,7 +53,9 @@ import Testing
         let dir = try Harness.tempDir()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         // A real bundle from this machine, plus one with awkward content written through the library.
-        let run = try Harness.fieldagent(["--interval", "0.1", "--duration", "0.5", "--spool", dir, "--device-id", "ref"])
+        // Two seconds: a busy machine (one sample took 0.43 s beside three builds) still gives several samples,
+        // so that some entries are stored as references.
+        let run = try Harness.fieldagent(["--interval", "0.1", "--duration", "2", "--spool", dir, "--device-id", "ref"])
         #expect(run.status == 0, "\(run.stderr)")
         let real = try #require(try Harness.files(in: dir, suffix: ".zst").first)
         let awkward = try writeAwkwardBundle(dir + "/awkward.zst")
