@@ -107,7 +107,7 @@ let package = Package(
         .testTarget(
             name: "EndToEndTests",
             // The executables are dependencies so that `swift test` builds them before running these tests.
-            dependencies: ["FieldBundle", "FieldModel", "fieldctl", "fieldagent", "fieldbench"],
+            dependencies: ["FieldBundle", "FieldModel", "FieldTestKit", "fieldctl", "fieldagent", "fieldbench"],
             path: "Tests/EndToEndTests"
         ),
     ]

@@ -23,7 +23,10 @@ import zstandard
 MAGIC = b"FIELDB"
 TYPE_NAMES = {1: "header", 2: "sample", 3: "event", 4: "stats", 5: "end", 6: "loss"}
 MAX_RECORD_BYTES = 64 << 20
-MAX_STREAM_BYTES = 64 << 30
+MAX_STREAM_BYTES = None  # None: the default rule below; else the limit given on the command line
+STREAM_CEILING = 64 << 30
+MAX_EXPANSION = 4096  # a stream may grow to this many times the bundle's size when that is known...
+EXPANSION_FLOOR = 64 << 20  # ...and always to this many bytes
 MAX_WINDOW_LOG = 27
 MAX_DEPTH = 64  # containers nested in one another, as in fieldctl
 CHUNK = 4096  # compressed bytes fed at a time, which bounds the output of one call
@@ -140,10 +143,18 @@ def dumps(obj):
 
 
 class Stream:
-    """Decompresses a bundle a chunk at a time, following zstd frames like `zstd -dc`."""
+    """Decompresses a bundle a chunk at a time, following zstd frames like `zstd -dc`.
 
-    def __init__(self, fh):
+    zstd gives no output from a call that meets an error, and one call decodes every block its input completes:
+    the blocks decoded whole before the bad one would be lost with it. After an error the frame is therefore
+    decoded again from its start (the file is read again; the bytes delivered before are skipped), and the chunk
+    that failed one byte at a time, so that each block comes out of the call that completes it and the error out
+    of a call of its own. fieldctl does the same, so both deliver every block zstd can decode.
+    """
+
+    def __init__(self, fh, limit):
         self.fh = fh
+        self.limit = limit
         self.dctx = zstandard.ZstdDecompressor(max_window_size=1 << MAX_WINDOW_LOG)
         self.obj = None
         self.frame_ended = False  # the last frame ended and no new one has started
@@ -151,6 +162,77 @@ class Stream:
         self.source_done = False
         self.error = None  # (kind, reason)
         self.produced = 0
+        self.pos = 0  # compressed offset of self.unused[0]
+        self.frame_start = 0  # compressed offset where the current frame began
+        self.frame_out = 0  # bytes the current frame has delivered
+
+    @staticmethod
+    def _kind(e):
+        text = str(e).lower()
+        # libzstd: "Frame requires too much memory for decoding" (windowTooLarge).
+        return "limit" if "too much memory" in text or ("window" in text and "large" in text) else "corrupt"
+
+    def _fail(self, e):
+        self.error = (self._kind(e), "zstd cannot decode the data (%s)" % e)
+
+    def _take(self, out):
+        """The part of `out` within the stream limit; past it, the limit is the error."""
+        room = max(0, self.limit - self.produced)
+        if len(out) > room:
+            out = out[:room]
+            self.error = ("limit", "the stream exceeds the byte limit")
+        self.produced += len(out)
+        self.frame_out += len(out)
+        return out
+
+    def _salvage(self, data, error):
+        """After `data` (at self.pos) failed with `error`: what zstd decodes of it before the error."""
+        try:
+            seekable = self.fh.seekable()
+        except (OSError, ValueError):
+            seekable = False
+        if not seekable:
+            self._fail(error)
+            return b""
+        resume = self.fh.tell()
+        obj = self.dctx.decompressobj()
+        skip = self.frame_out
+        outs = []
+        try:
+            self.fh.seek(self.frame_start)
+            remaining = self.pos - self.frame_start
+            while remaining > 0:
+                chunk = self.fh.read(min(CHUNK, remaining))
+                if not chunk:
+                    raise OSError("short read")
+                remaining -= len(chunk)
+                out = obj.decompress(chunk)
+                known = min(skip, len(out))
+                skip -= known
+                outs.append(out[known:])
+        except (OSError, zstandard.ZstdError):
+            self._fail(error)
+            return b""
+        finally:
+            self.fh.seek(resume)
+        if skip:
+            self._fail(error)
+            return b""
+        self.obj = obj
+        for i in range(len(data)):
+            try:
+                out = obj.decompress(data[i : i + 1])
+            except zstandard.ZstdError as e:
+                self.pos += i
+                self._fail(e)
+                return b"".join(outs)
+            outs.append(out)
+            if obj.eof:
+                self.unused = data[i + 1 :]
+                self.pos += i + 1
+                return b"".join(outs)
+        self.pos += len(data)
+        return b"".join(outs)
 
     def more(self):
         """Returns the next decompressed bytes, b"" at the end of input, None after an error."""
@@ -166,24 +248,20 @@ class Stream:
                     return b""
             if self.obj is None or self.obj.eof:
                 self.obj = self.dctx.decompressobj()
+                self.frame_start = self.pos
+                self.frame_out = 0
             data, self.unused = self.unused, b""
             try:
                 out = self.obj.decompress(data)
+                self.pos += len(data)
+                if self.obj.eof:
+                    self.unused = self.obj.unused_data
+                    self.pos -= len(self.unused)
             except zstandard.ZstdError as e:
-                text = str(e).lower()
-                # libzstd: "Frame requires too much memory for decoding" (windowTooLarge).
-                kind = "limit" if "too much memory" in text or ("window" in text and "large" in text) else "corrupt"
-                self.error = (kind, "zstd cannot decode the data (%s)" % e)
-                return None
-            if self.obj.eof:
-                self.unused = self.obj.unused_data
+                out = self._salvage(data, e)
             self.frame_ended = self.obj.eof
             if out:
-                if self.produced + len(out) > MAX_STREAM_BYTES:
-                    self.error = ("limit", "the stream exceeds the byte limit")
-                    return None
-                self.produced += len(out)
-                return out
+                return self._take(out)
 
 
 class Resolver:
@@ -232,6 +310,15 @@ class Resolver:
         return value
 
 
+def stream_limit(size):
+    """The most decompressed bytes read from a bundle of `size` compressed bytes (None: unknown, as for a pipe)."""
+    if MAX_STREAM_BYTES is not None:
+        return MAX_STREAM_BYTES
+    if size is None:
+        return STREAM_CEILING
+    return min(STREAM_CEILING, max(EXPANSION_FLOOR, MAX_EXPANSION * size))
+
+
 def decode_bundle(path, emit, resolve=False):
     """Prints the lines of one bundle; returns the exit status it deserves."""
     try:
@@ -242,7 +329,7 @@ def decode_bundle(path, emit, resolve=False):
     with fh:
         st = os.fstat(fh.fileno())
         size = st.st_size if stat.S_ISREG(st.st_mode) else None
-        stream = Stream(fh)
+        stream = Stream(fh, stream_limit(size))
         buf = bytearray()
         offset = 0  # stream offset of buf[0]
         index = 0
@@ -355,7 +442,12 @@ def main(argv=None):
     p = UsageExit64(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("bundles", nargs="+", help="bundle files (.zst or .zst.open)")
     p.add_argument("--max-record-bytes", type=int, default=MAX_RECORD_BYTES)
-    p.add_argument("--max-stream-bytes", type=int, default=MAX_STREAM_BYTES)
+    p.add_argument(
+        "--max-stream-bytes",
+        type=int,
+        default=None,
+        help="stop a bundle after this many decompressed bytes (default: 4096 times its size, 64 MiB to 64 GiB)",
+    )
     p.add_argument(
         "--resolve",
         action="store_true",

@@ -24,6 +24,8 @@ public struct ProcessLimits: Sendable, Hashable {
     public var limits: [ResourceLimit] = []
     /// Lines that did not parse (the header is not counted).
     public var skippedLines = 0
+    /// The first of them, as printed (cut to `UnusableValue.textLimit` bytes).
+    public var firstSkippedLine: String?
 
     /// Creates a value.
     public init(limits: [ResourceLimit] = [], skippedLines: Int = 0) {
@@ -48,6 +50,11 @@ public struct ProcessLimits: Sendable, Hashable {
     public var lockedMemory: ResourceLimit? { limit(named: "Max locked memory") }
     /// `Max pending signals` (`RLIMIT_SIGPENDING`).
     public var pendingSignals: ResourceLimit? { limit(named: "Max pending signals") }
+
+    mutating func skip(_ buf: UnsafeBufferPointer<UInt8>, _ line: Range<Int>) {
+        skippedLines += 1
+        if firstSkippedLine == nil { firstSkippedLine = ProcText.excerpt(buf, line) }
+    }
 }
 
 /// Parser for `/proc/<pid>/limits` (fs/proc/base.c `proc_pid_limits`).
@@ -74,13 +81,13 @@ public enum LimitsParser {
                     t.removeLast()
                 }
                 guard t.count >= 3 else {
-                    result.skippedLines += 1
+                    result.skip(buf, r)
                     return
                 }
                 let hardRange = t.removeLast()
                 let softRange = t.removeLast()
                 guard isValue(buf, softRange), isValue(buf, hardRange) else {
-                    result.skippedLines += 1
+                    result.skip(buf, r)
                     return
                 }
                 let nameRange = t[0].lowerBound..<t[t.count - 1].upperBound

@@ -86,24 +86,30 @@ public final class LinuxBackend: Backend {
     /// The kernel log device: `prio,seq,usec,flags;text` records, one per read (Documentation/ABI/testing/dev-kmsg).
     public var kernelLog: String? { "/dev/kmsg" }
 
-    /// The first decimal number after `key` at the start of a line (one pass, no allocation); analysis uses it
-    /// on hot paths where the full `StatusParser` would build every field.
+    /// The decimal number after `key` at the start of a line (one pass, no allocation); nil when no line starts
+    /// with the key or its value is not a number that fits 64 bits. Analysis uses `scan` on hot paths where the
+    /// full `StatusParser` would build every field.
     public static func number(after key: StaticString, in bytes: [UInt8]) -> UInt64? {
-        bytes.withUnsafeBufferPointer { b -> UInt64? in
+        scan(after: key, in: bytes)?.value
+    }
+
+    /// What follows `key` at the start of the first line that starts with it: the first word as a decimal number
+    /// (nil when it is not one that fits 64 bits), and where the value's line goes on (for a report). Nil when no
+    /// line starts with the key.
+    static func scan(after key: StaticString, in bytes: [UInt8]) -> (value: UInt64?, line: Range<Int>)? {
+        bytes.withUnsafeBufferPointer { b -> (value: UInt64?, line: Range<Int>)? in
             let k = UnsafeBufferPointer(start: key.utf8Start, count: key.utf8CodeUnitCount)
             let n = b.count
             var i = 0
             while i + k.count <= n {
                 if b[i] == k[0] && memcmp(b.baseAddress! + i, k.baseAddress!, k.count) == 0 {
                     var j = i + k.count
-                    while j < n && (b[j] == 0x20 || b[j] == 0x09) { j += 1 }
-                    var v: UInt64 = 0
+                    while j < n && ProcText.isBlank(b[j]) { j += 1 }
                     let first = j
-                    while j < n, b[j] >= 0x30, b[j] <= 0x39 {
-                        v = v &* 10 &+ UInt64(b[j] - 0x30)
-                        j += 1
-                    }
-                    return j > first ? v : nil
+                    while j < n && !ProcText.isBlank(b[j]) && b[j] != ProcText.newline { j += 1 }
+                    var end = j
+                    while end < n && b[end] != ProcText.newline { end += 1 }
+                    return (ProcText.decimal(b, first..<j), first..<end)
                 }
                 // Next line.
                 guard let nl = memchr(b.baseAddress! + i, 0x0A, n - i) else { return nil }

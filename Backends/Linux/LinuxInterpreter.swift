@@ -27,6 +27,9 @@ public final class LinuxInterpreter: SampleInterpreter {
         /// The `maps` and `limits` bytes the values above came from (unchanged bytes are not parsed again).
         var mapsBytes: [UInt8]?
         var limitsBytes: [UInt8]?
+        /// What in them could not be used, reported again in each sample that captured them.
+        var mapsUnusable: [UnusableValue] = []
+        var limitsUnusable: [UnusableValue] = []
     }
 
     /// What the cheap files of one pid said, with the bytes it came from: a file whose bytes did not change since
@@ -38,6 +41,9 @@ public final class LinuxInterpreter: SampleInterpreter {
         var statusThreads: Int?
         var statusRSS: UInt64?
         var statusName: String?
+        /// What in `stat` and `status` could not be used, reported again in each sample that captured them.
+        var statUnusable: [UnusableValue] = []
+        var statusUnusable: [UnusableValue] = []
         var fd: [UInt8]?
         var fdCount = 0
     }
@@ -76,6 +82,25 @@ public final class LinuxInterpreter: SampleInterpreter {
         var pidsCurrent: UInt64?
     }
 
+    /// The unsigned number a whole file holds (`threads-max`, `pid_max`, ...), at most `maximum` (what the kernel's
+    /// type for it holds), or nil with the file noted as unusable.
+    static func number(_ f: FileCapture, maximum: UInt64, unusable: inout [UnusableValue]) -> UInt64? {
+        if let n = NumberFileParser.parse(f.bytes), n <= maximum { return n }
+        unusable.append(UnusableValue(path: f.path, field: "value", bytes: f.bytes.prefix { $0 != 0x0A }))
+        return nil
+    }
+
+    /// The largest value of the kernel's `int`, the type of its thread and pid counts and of several limits.
+    static let int = UInt64(Int32.max)
+
+    /// A count that must fit the kernel's `int` (threads), or nil with the text noted as unusable.
+    static func count(_ v: UInt64?, _ field: String, _ text: @autoclosure () -> String, in path: @autoclosure () -> String,
+                      unusable: inout [UnusableValue]) -> Int? {
+        if let v, v <= Self.int { return Int(v) }
+        unusable.append(UnusableValue(path: path(), field: field, text: text()))
+        return nil
+    }
+
     public func interpret(wallNanos: Int64, files: [FileCapture]) -> SampleObservations {
         var obs = SampleObservations(wallNanos: wallNanos)
         var threadsMax: Double?, pidMax: Double?, maxMapCount: Double?, tasks: Double?
@@ -96,25 +121,51 @@ public final class LinuxInterpreter: SampleInterpreter {
                 let m = MeminfoParser.parse(f.bytes)
                 obs.system.memoryAvailable = m.availableEstimate
                 obs.system.memoryTotal = m.memTotal
-            case "/proc/sys/kernel/threads-max": threadsMax = NumberFileParser.parse(f.bytes).map { Double($0) }
-            case "/proc/sys/kernel/pid_max": pidMax = NumberFileParser.parse(f.bytes).map { Double($0) }
-            case "/proc/sys/vm/max_map_count": maxMapCount = NumberFileParser.parse(f.bytes).map { Double($0) }
-            case "/proc/loadavg": tasks = LoadavgParser.parse(f.bytes).map { Double($0.total) }
+                obs.unusable += UnusableValue.skippedLines(m.skippedLines, first: m.values.firstSkippedLine, in: f.path)
+                if m.memAvailable == nil && m.memFree != nil && m.availableEstimate == nil {
+                    obs.unusable.append(UnusableValue(path: f.path, field: "MemFree + Buffers + Cached", text: "more than 2^64 bytes"))
+                }
+            // All three are ints in the kernel (max_threads, pid_max, sysctl_max_map_count).
+            case "/proc/sys/kernel/threads-max": threadsMax = Self.number(f, maximum: Self.int, unusable: &obs.unusable).map { Double($0) }
+            case "/proc/sys/kernel/pid_max": pidMax = Self.number(f, maximum: Self.int, unusable: &obs.unusable).map { Double($0) }
+            case "/proc/sys/vm/max_map_count": maxMapCount = Self.number(f, maximum: Self.int, unusable: &obs.unusable).map { Double($0) }
+            case "/proc/loadavg":
+                // "%u/%d": the tasks after the slash are an int (nr_threads).
+                tasks = LoadavgParser.parse(f.bytes).flatMap { $0.total <= Self.int ? Double($0.total) : nil }
+                if tasks == nil { obs.unusable.append(UnusableValue(path: f.path, field: "line", bytes: f.bytes.prefix { $0 != 0x0A })) }
             case "/proc/sys/fs/file-nr":
-                if let n = FileNrParser.parse(f.bytes), n.maximum > 0 {
-                    obs.system.quotas.append(QuotaReading(resource: "fd", limit: Double(n.maximum), used: Double(n.allocated), source: "fs.file-max"))
+                if let n = FileNrParser.parse(f.bytes) {
+                    if n.maximum > 0 {
+                        obs.system.quotas.append(QuotaReading(resource: "fd", limit: Double(n.maximum), used: Double(n.allocated), source: "fs.file-max"))
+                    }
+                } else {
+                    obs.unusable.append(UnusableValue(path: f.path, field: "line", bytes: f.bytes.prefix { $0 != 0x0A }))
                 }
             case "/proc/slabinfo":
-                obs.system.kernelCaches = SlabinfoParser.parse(f.bytes).caches.map {
-                    KernelCache(name: $0.name, bytes: $0.activeObjects &* $0.objectSize, reclaimable: Self.reclaimable($0.name))
+                let info = SlabinfoParser.parse(f.bytes)
+                obs.unusable += UnusableValue.skippedLines(info.skippedLines, first: info.firstSkippedLine, in: f.path)
+                var caches: [KernelCache] = []
+                for c in info.caches {
+                    guard let bytes = c.activeBytes else {
+                        obs.unusable.append(UnusableValue(path: f.path, field: "\(c.name) active_objs * objsize",
+                                                          text: "\(c.activeObjects) * \(c.objectSize) bytes is more than 2^64"))
+                        continue
+                    }
+                    caches.append(KernelCache(name: c.name, bytes: bytes, reclaimable: Self.reclaimable(c.name)))
                 }
+                obs.system.kernelCaches = caches
             default:
                 // A cgroup's pids files follow the files of the process whose deep read found them.
                 if let pid = lastPID, byPID[pid] != nil {
-                    if f.path.hasSuffix("/pids.max"), let m = CgroupPidsParser.parseMax(f.bytes) {
-                        byPID[pid]!.pidsMax = .some(m.value)
+                    if f.path.hasSuffix("/pids.max") {
+                        // pids.c prints both as "%lld".
+                        if let m = CgroupPidsParser.parseMax(f.bytes), (m.value ?? 0) <= UInt64(Int64.max) {
+                            byPID[pid]!.pidsMax = .some(m.value)
+                        } else {
+                            obs.unusable.append(UnusableValue(path: f.path, field: "value", bytes: f.bytes.prefix { $0 != 0x0A }))
+                        }
                     } else if f.path.hasSuffix("/pids.current") {
-                        byPID[pid]!.pidsCurrent = CgroupPidsParser.parseCurrent(f.bytes)
+                        byPID[pid]!.pidsCurrent = Self.number(f, maximum: UInt64(Int64.max), unusable: &obs.unusable)
                     }
                 }
             }
@@ -130,10 +181,18 @@ public final class LinuxInterpreter: SampleInterpreter {
         for pid in order {
             guard let files = byPID[pid], let statBytes = files.stat else { continue }
             var c = cheap[pid] ?? Cheap()
+            // Built only for a report: most samples have nothing to report.
+            func path(_ leaf: String) -> String { "/proc/\(pid)/" + leaf }
             if !Self.same(c.stat, statBytes) {
                 c.stat = statBytes
                 c.essentials = StatParser.essentials(statBytes)
+                c.statUnusable = c.essentials.map { $0.unusable.map { $0.at(path("stat")) } }
+                    ?? [UnusableValue(path: path("stat"), field: "line", bytes: statBytes.prefix { $0 != 0x0A })]
+                if let n = c.essentials?.threads, n < 0 || n > Int64(Self.int) {
+                    c.statUnusable.append(UnusableValue(path: path("stat"), field: "num_threads (field 20)", text: String(n)))
+                }
             }
+            obs.unusable += c.statUnusable
             guard let st = c.essentials else {
                 seenCheap[pid] = c
                 continue
@@ -149,15 +208,27 @@ public final class LinuxInterpreter: SampleInterpreter {
                 if !Self.same(c.status, status) {
                     // Three values: a targeted scan, not the full parser (analysis reads millions of these).
                     c.status = status
-                    c.statusThreads = LinuxBackend.number(after: "Threads:", in: status).map { Int(truncatingIfNeeded: $0) }
-                    c.statusRSS = LinuxBackend.number(after: "VmRSS:", in: status).map { $0.multipliedReportingOverflow(by: 1024).partialValue }
+                    c.statusUnusable = []
+                    c.statusThreads = nil
+                    c.statusRSS = nil
+                    func text(_ line: Range<Int>) -> String { status.withUnsafeBufferPointer { ProcText.excerpt($0, line) } }
+                    if let t = LinuxBackend.scan(after: "Threads:", in: status) {
+                        c.statusThreads = Self.count(t.value, "Threads", text(t.line), in: path("status"), unusable: &c.statusUnusable)
+                    }
+                    // "VmRSS:\t%8lu kB": kibibytes, whose bytes must fit 64 bits.
+                    if let r = LinuxBackend.scan(after: "VmRSS:", in: status) {
+                        c.statusRSS = r.value.flatMap { ProcText.kibibytes($0) }
+                        if c.statusRSS == nil { c.statusUnusable.append(UnusableValue(path: path("status"), field: "VmRSS", text: text(r.line))) }
+                    }
                     c.statusName = Self.statusName(status)
                 }
+                obs.unusable += c.statusUnusable
                 p.threads = c.statusThreads
                 p.residentBytes = c.statusRSS
                 if let n = c.statusName { p.name = n }
             }
-            if p.threads == nil, let n = st.threads, n >= 0 { p.threads = Int(truncatingIfNeeded: n) }
+            // num_threads is a signed int in the kernel (signal_struct.nr_threads).
+            if p.threads == nil, let n = st.threads, n >= 0, n <= Int64(Self.int) { p.threads = Int(n) }
             if let fd = files.fd {
                 if !Self.same(c.fd, fd) {
                     c.fd = fd
@@ -169,13 +240,24 @@ public final class LinuxInterpreter: SampleInterpreter {
             if let maps = files.maps, !Self.same(mem.mapsBytes, maps) {
                 let parsed = MapsParser.parse(maps)
                 let s = MapsSummary(parsed)
-                mem.space = Self.addressSpace(s)
-                if mem.musl == nil { mem.musl = Self.usesMusl(parsed) }
-                if mem.musl == true { mem.space!.stackCacheAllowance = 0 }
-                mem.highestAddress = s.highestAddress
+                mem.mapsUnusable = UnusableValue.skippedLines(parsed.skippedLines, first: parsed.firstSkippedLine, in: path("maps"))
+                if s.overflows {
+                    // Mappings of one address space cannot add up to more than it: not a layout to judge by.
+                    mem.mapsUnusable.append(UnusableValue(path: path("maps"), field: "mapping sizes", text: "add up to more than 2^64 bytes"))
+                    mem.space = nil
+                    mem.highestAddress = 0
+                } else {
+                    mem.space = Self.addressSpace(s)
+                    if mem.musl == nil { mem.musl = Self.usesMusl(parsed) }
+                    if mem.musl == true { mem.space!.stackCacheAllowance = 0 }
+                    mem.highestAddress = s.highestAddress
+                }
                 mem.mapsBytes = maps
             }
-            if files.maps != nil { p.addressSpace = mem.space }
+            if files.maps != nil {
+                p.addressSpace = mem.space
+                obs.unusable += mem.mapsUnusable
+            }
             if !files.comms.isEmpty {
                 var names: [String: UInt64] = [:]
                 for c in files.comms { names[CommParser.parse(c) ?? "?", default: 0] += 1 }
@@ -187,7 +269,9 @@ public final class LinuxInterpreter: SampleInterpreter {
                 mem.nofile = l.openFiles?.soft.map { Double($0) }
                 mem.nproc = l.processes?.soft.map { Double($0) }
                 mem.addressSpaceLimit = l.addressSpace?.soft.map { Double($0) }
+                mem.limitsUnusable = UnusableValue.skippedLines(l.skippedLines, first: l.firstSkippedLine, in: path("limits"))
             }
+            if files.limits != nil { obs.unusable += mem.limitsUnusable }
             if let m = files.pidsMax { mem.pidsMax = m.map { Double($0) } }
             if let c = files.pidsCurrent { mem.pidsCurrent = Double(c) }
             p.quotas = Self.quotas(p, mem, fresh: files.maps != nil, maxMapCount: maxMapCount)
@@ -213,7 +297,7 @@ public final class LinuxInterpreter: SampleInterpreter {
         // Thread slots taken: live threads, plus the stacks of threads that ended and were never joined (which keep
         // their address space and mappings). Each limit is turned into room for more threads.
         var unjoined = 0.0
-        if let s = m.space { unjoined = max(0, Double(s.stackRegions - s.cachedStacks) - max(0, live - 1)) }
+        if let s = m.space { unjoined = max(0, Double(s.stackRegions) - Double(s.cachedStacks) - max(0, live - 1)) }
         let used = live + unjoined
         func add(_ source: String, room: Double?, derived: Bool = false) {
             guard let r = room else { return }
@@ -277,6 +361,31 @@ public final class LinuxInterpreter: SampleInterpreter {
         a.mappingsByClass = [NamedAmount("thread stacks", UInt64(stacks)), NamedAmount("heap", UInt64(heap)),
                              NamedAmount("shared memory", UInt64(s.sharedMappings)), NamedAmount("files and other", UInt64(other))]
         return a
+    }
+
+    /// Kernel log lines that announce an OOM kill or a segfault but whose numbers do not parse (a pid beyond the
+    /// kernel's, a size whose bytes overflow): the event is not counted, and the line is reported.
+    public func unusableValues(inLogLines lines: [[UInt8]]) -> [UnusableValue] {
+        var out: [UnusableValue] = []
+        for line in lines {
+            let marked = line.withUnsafeBufferPointer { b in
+                ["Killed process ", "]: segfault at "].contains { (m: StaticString) in ProcText.firstRange(of: m, in: b, 0..<b.count) != nil }
+            }
+            guard marked else { continue }
+            let event = KmsgParser.parse(lines: [line]).records.first?.event
+            let usable: Bool
+            if case .oomKill(let k)? = event {
+                // The sizes analysis reports, when the line has them.
+                usable = line.withUnsafeBufferPointer { b in
+                    (k.totalVM != nil || ProcText.firstRange(of: "total-vm:", in: b, 0..<b.count) == nil)
+                        && (k.anonRSS != nil || ProcText.firstRange(of: "anon-rss:", in: b, 0..<b.count) == nil)
+                }
+            } else {
+                usable = event != nil
+            }
+            if !usable { out.append(UnusableValue(path: "/dev/kmsg", field: "event line", bytes: line.prefix { $0 != 0x0A })) }
+        }
+        return out
     }
 
     public func events(inLogLines lines: [[UInt8]]) -> [ObservedEvent] {

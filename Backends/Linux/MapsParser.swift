@@ -116,6 +116,8 @@ public struct ProcessMaps: Sendable, Hashable {
     public var mappings: [MemoryMapping]
     /// Lines that did not parse (truncated last line, garbage).
     public var skippedLines: Int
+    /// The first of them, as printed (cut to `UnusableValue.textLimit` bytes).
+    public var firstSkippedLine: String?
 
     /// Creates a result.
     public init(mappings: [MemoryMapping] = [], skippedLines: Int = 0) {
@@ -168,6 +170,7 @@ public enum MapsParser {
                 result.mappings.append(m)
             } else {
                 result.skippedLines += 1
+                if result.firstSkippedLine == nil { result.firstSkippedLine = ProcText.excerpt(buf, line) }
             }
         }
         return result

@@ -30,25 +30,34 @@ public struct MapsSummary: Sendable, Hashable {
     /// End of the highest mapping: below 2^32 means a 32-bit address space (3 GiB of it for the user on most
     /// 32-bit kernels).
     public var highestAddress: UInt64
+    /// The sizes add up to more than 64 bits can count: mappings overlap, so the file is not what the kernel
+    /// prints (its mappings lie in one address space); the byte totals above are then meaningless.
+    public var overflows: Bool
 
     /// Summarises parsed maps.
     public init(_ maps: ProcessMaps) {
         var stackRegions = 0, cached = 0, shared = 0, arenaCount = 0
         var stackBytes: UInt64 = 0, heap: UInt64 = 0, anon: UInt64 = 0, sharedTotal: UInt64 = 0, total: UInt64 = 0
         var sizes: [UInt64: Int] = [:]
+        var overflow = false
+        func add(_ v: UInt64, to sum: inout UInt64) {
+            let (s, o) = sum.addingReportingOverflow(v)
+            sum = s
+            if o { overflow = true }
+        }
         let m = maps.mappings
         for (i, r) in m.enumerated() {
-            total &+= r.size
+            add(r.size, to: &total)
             let rw = r.permissions.contains(.read) && r.permissions.contains(.write) && !r.permissions.contains(.shared)
             switch r.kind {
             case .labelledThreadStack:
                 stackRegions += 1
-                stackBytes &+= r.size
+                add(r.size, to: &stackBytes)
                 sizes[r.size, default: 0] += 1
             case .cachedThreadStack:
                 cached += 1
             case .heap:
-                heap &+= r.size
+                add(r.size, to: &heap)
             case .anonymous where rw:
                 let guardBelow = i > 0 && m[i - 1].end == r.start && m[i - 1].permissions.isEmpty
                     && m[i - 1].kind == .anonymous && m[i - 1].size <= 1 << 20
@@ -59,17 +68,17 @@ public struct MapsSummary: Sendable, Hashable {
                 let isArena = reserveAbove && block >= 1 << 20 && block & (block - 1) == 0 && r.start % block == 0
                 if guardBelow {
                     stackRegions += 1
-                    stackBytes &+= r.size
+                    add(r.size, to: &stackBytes)
                     sizes[r.size, default: 0] += 1
                 } else if isArena {
                     arenaCount += 1
-                    heap &+= r.size
+                    add(r.size, to: &heap)
                 } else {
-                    anon &+= r.size
+                    add(r.size, to: &anon)
                 }
             case .sysvShm, .memfd, .posixShm, .sharedAnonymous, .deviceMapping:
                 shared += 1
-                sharedTotal &+= r.size
+                add(r.size, to: &sharedTotal)
             default:
                 break
             }
@@ -86,5 +95,6 @@ public struct MapsSummary: Sendable, Hashable {
         mapCount = m.count
         virtualBytes = total
         highestAddress = m.map { $0.end }.max() ?? 0
+        overflows = overflow
     }
 }

@@ -46,11 +46,14 @@ public struct MemInfo: Sendable, Hashable {
     /// `VmallocUsed`.
     public var vmallocUsed: UInt64? { values["VmallocUsed"] }
 
-    /// MemAvailable, or on kernels before 3.14 the rough stand-in MemFree + Buffers + Cached.
+    /// MemAvailable, or on kernels before 3.14 the rough stand-in MemFree + Buffers + Cached (nil when that sum
+    /// overflows 64 bits: the numbers are not a kernel's).
     public var availableEstimate: UInt64? {
         if let a = memAvailable { return a }
         guard let f = memFree else { return nil }
-        return f &+ (buffers ?? 0) &+ (cached ?? 0)
+        let (a, o1) = f.addingReportingOverflow(buffers ?? 0)
+        let (b, o2) = a.addingReportingOverflow(cached ?? 0)
+        return o1 || o2 ? nil : b
     }
 }
 

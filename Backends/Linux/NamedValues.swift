@@ -29,6 +29,8 @@ public struct NamedValues: Sendable, Hashable {
     public private(set) var entries: [NamedValue] = []
     /// Lines that did not parse as `name value`.
     public private(set) var skippedLines = 0
+    /// The first of them, as printed (cut to `UnusableValue.textLimit` bytes).
+    public private(set) var firstSkippedLine: String?
     private var index: [String: Int] = [:]
 
     /// Creates an empty table.
@@ -53,7 +55,10 @@ public struct NamedValues: Sendable, Hashable {
         entries.append(e)
     }
 
-    mutating func skip() { skippedLines += 1 }
+    mutating func skip(_ buf: UnsafeBufferPointer<UInt8>, _ line: Range<Int>) {
+        skippedLines += 1
+        if firstSkippedLine == nil { firstSkippedLine = ProcText.excerpt(buf, line) }
+    }
 
     /// Parses `Name: value [kB]` lines (meminfo, smaps_rollup, per-node tables). Lines without a colon, or whose
     /// value is not a number with an optional `kB`, are counted as skipped. Lines for which `isHeader` answers
@@ -67,9 +72,9 @@ public struct NamedValues: Sendable, Hashable {
             let r = ProcText.trimmed(buf, line)
             if r.isEmpty { return }
             if isHeader(buf, r) { return }
-            guard let c = ProcText.firstIndex(of: ProcText.colon, in: buf, r) else { table.skip(); return }
+            guard let c = ProcText.firstIndex(of: ProcText.colon, in: buf, r) else { table.skip(buf, r); return }
             let key = ProcText.trimmed(buf, r.lowerBound..<c)
-            guard !key.isEmpty, let q = ProcText.quantity(buf, (c + 1)..<r.upperBound) else { table.skip(); return }
+            guard !key.isEmpty, let q = ProcText.quantity(buf, (c + 1)..<r.upperBound) else { table.skip(buf, r); return }
             table.append(NamedValue(name: ProcText.string(buf, key), value: q.value, unit: q.unit))
         }
         return table
@@ -82,7 +87,7 @@ public struct NamedValues: Sendable, Hashable {
             let r = ProcText.trimmed(buf, line)
             if r.isEmpty { return }
             let t = ProcText.tokens(buf, r)
-            guard t.count == 2, let v = ProcText.decimal(buf, t[1]) else { table.skip(); return }
+            guard t.count == 2, let v = ProcText.decimal(buf, t[1]) else { table.skip(buf, r); return }
             table.append(NamedValue(name: ProcText.string(buf, t[0]), value: v, unit: .count))
         }
         return table

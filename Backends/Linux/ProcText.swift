@@ -1,4 +1,5 @@
 import CFieldPlatform
+import FieldModel
 
 
 /// Byte-level scanning shared by the Linux parsers.
@@ -128,6 +129,11 @@ enum ProcText {
         case 0x41...0x46: return b - 0x41 + 10
         default: return nil
         }
+    }
+
+    /// The bytes of a range as they go into a report of a value that could not be used (`UnusableValue`).
+    static func excerpt(_ buf: UnsafeBufferPointer<UInt8>, _ r: Range<Int>) -> String {
+        UnusableValue(path: "", field: "", bytes: UnsafeBufferPointer(rebasing: buf[r])).text
     }
 
     /// The bytes of a range as a String (invalid UTF-8 is repaired, not rejected).

@@ -33,13 +33,24 @@ public struct SlabCache: Sendable, Hashable {
         self.objectSize = objectSize
     }
 
-    /// Bytes held in objects: `num_objs * objsize` (slab overhead excluded).
-    public var objectBytes: UInt64 { objects.multipliedReportingOverflow(by: objectSize).partialValue }
+    /// Bytes held in objects: `num_objs * objsize` (slab overhead excluded); nil when that overflows 64 bits.
+    public var objectBytes: UInt64? {
+        let (v, overflow) = objects.multipliedReportingOverflow(by: objectSize)
+        return overflow ? nil : v
+    }
 
-    /// Bytes held in slabs: `num_slabs * pagesperslab * pageSize`, when the row has them.
+    /// Bytes in objects in use: `active_objs * objsize`; nil when that overflows 64 bits.
+    public var activeBytes: UInt64? {
+        let (v, overflow) = activeObjects.multipliedReportingOverflow(by: objectSize)
+        return overflow ? nil : v
+    }
+
+    /// Bytes held in slabs: `num_slabs * pagesperslab * pageSize`, when the row has them and that fits 64 bits.
     public func slabBytes(pageSize: UInt64) -> UInt64? {
         guard let s = slabs, let p = pagesPerSlab else { return nil }
-        return s &* p &* pageSize
+        let (a, o1) = s.multipliedReportingOverflow(by: p)
+        let (b, o2) = a.multipliedReportingOverflow(by: pageSize)
+        return o1 || o2 ? nil : b
     }
 }
 
@@ -51,6 +62,8 @@ public struct SlabInfo: Sendable, Hashable {
     public var caches: [SlabCache]
     /// Lines that were neither headers nor rows.
     public var skippedLines: Int
+    /// The first of them, as printed (cut to `UnusableValue.textLimit` bytes).
+    public var firstSkippedLine: String?
 
     /// Creates a value.
     public init(version: String? = nil, caches: [SlabCache] = [], skippedLines: Int = 0) {
@@ -84,6 +97,7 @@ public enum SlabinfoParser {
                 if buf[r.lowerBound] == UInt8(ascii: "#") { return }
                 guard let cache = parseRow(buf, r) else {
                     info.skippedLines += 1
+                    if info.firstSkippedLine == nil { info.firstSkippedLine = ProcText.excerpt(buf, r) }
                     return
                 }
                 info.caches.append(cache)

@@ -1,3 +1,5 @@
+import FieldModel
+
 /// The fields of `/proc/<pid>/stat` (or `task/<tid>/stat`) that analysis uses.
 ///
 /// Field numbers follow proc(5): 1 pid, 2 comm, 3 state, 4 ppid, 10 minflt, 12 majflt, 14 utime, 15 stime,
@@ -91,6 +93,8 @@ public struct StatEssentials: Sendable, Hashable {
     public var startTicks: UInt64?
     /// Field 23.
     public var virtualBytes: UInt64?
+    /// Fields 20, 22 and 23 when present but not numbers of their type (their values above are then nil).
+    public var unusable: [UnusableValue] = []
 }
 
 extension StatParser {
@@ -120,10 +124,14 @@ extension StatParser {
                 let start = i
                 while i < end && !ProcText.isPadding(buf[i]) { i += 1 }
                 field += 1
+                func check<T>(_ v: T?, _ name: String) -> T? {
+                    if v == nil { s.unusable.append(UnusableValue(path: "", field: name, text: ProcText.excerpt(buf, start..<i))) }
+                    return v
+                }
                 switch field {
-                case 20: s.threads = ProcText.signedDecimal(buf, start..<i)
-                case 22: s.startTicks = ProcText.decimal(buf, start..<i)
-                case 23: s.virtualBytes = ProcText.decimal(buf, start..<i)
+                case 20: s.threads = check(ProcText.signedDecimal(buf, start..<i), "num_threads (field 20)")
+                case 22: s.startTicks = check(ProcText.decimal(buf, start..<i), "starttime (field 22)")
+                case 23: s.virtualBytes = check(ProcText.decimal(buf, start..<i), "vsize (field 23)")
                 default: break
                 }
             }

@@ -32,15 +32,19 @@ public final class SylixOSInterpreter: SampleInterpreter {
         for f in files where f.status == .ok {
             switch f.path {
             case "/proc/kernel/objects":
-                for pool in KernelObjectsParser.parse(f.bytes).pools {
+                let objects = KernelObjectsParser.parse(f.bytes)
+                for pool in objects.pools {
                     obs.system.quotas.append(QuotaReading(resource: pool.name, limit: Double(pool.total), used: Double(pool.used),
                         peak: Double(pool.maxUsed), source: "kernel/objects total"))
                 }
+                obs.unusable += UnusableValue.skippedLines(objects.skippedLines, first: objects.firstSkippedLine, in: f.path)
             case "/proc/kernel/affinity":
-                for t in AffinityParser.parse(f.bytes) {
+                let list = AffinityParser.list(f.bytes)
+                for t in list.threads {
                     touch(t.pid)
                     byPID[t.pid]!.threads.append(t.name)
                 }
+                obs.unusable += UnusableValue.skippedLines(list.skippedLines, first: list.firstSkippedLine, in: f.path)
             default:
                 guard let (pid, leaf) = Self.processFile(f.path) else { continue }
                 touch(pid)
@@ -64,6 +68,7 @@ public final class SylixOSInterpreter: SampleInterpreter {
                 p.residentBytes = m.totalBytes
                 p.heapBytes = m.heapBytes
                 p.mappedBytes = m.mmapBytes
+                obs.unusable += m.unusable.map { $0.at("/proc/\(pid)/mem") }
             }
             if let fd = files.filedesc { p.descriptors = FiledescParser.count(fd) }
             if !files.threads.isEmpty {
@@ -80,6 +85,7 @@ public final class SylixOSInterpreter: SampleInterpreter {
 
     /// SylixOS has no kernel log in procfs.
     public func events(inLogLines lines: [[UInt8]]) -> [ObservedEvent] { [] }
+
 
     /// `/proc/PID/LEAF` -> (PID, LEAF).
     static func processFile(_ path: String) -> (Int32, String)? {

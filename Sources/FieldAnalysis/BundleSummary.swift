@@ -105,7 +105,7 @@ public struct BundleSummary: Sendable {
             if !os.isEmpty { row("os", String(os.prefix(100))) }
         }
         if let a = firstSampleWall, let b = lastSampleWall {
-            row("span", "\(Self.date(a)) .. \(Self.date(b)) (\(Self.seconds(UInt64(max(0, b - a)))))")
+            row("span", "\(Self.date(a)) .. \(Self.date(b)) (\(Self.seconds(UInt64(max(0, Nanos.between(a, b))))))")
         }
         let sizes = "\(Self.bytes(compressedSize ?? 0)) compressed, \(Self.bytes(streamBytes)) decompressed"
         row("size", streamBytes > 0 && (compressedSize ?? 0) > 0

@@ -99,7 +99,7 @@ public enum LeakEvidence {
     /// `context.newProcessSpanSeconds` (a compiler, an updater, a worker that fills its caches and exits).
     public static func minimumSpan(_ d: DeviceTimeline, _ c: AnalysisContext, process p: ProcessHistory? = nil) -> Double {
         let base = max(c.minimumSpanSeconds, 4.5 * Double(d.intervalNanos) / 1e9)
-        guard let p, p.firstNanos > d.firstNanos + Int64(2 * max(d.intervalNanos, 1_000_000_000)) else { return base }
+        guard let p, Nanos.between(d.firstNanos, p.firstNanos) > Nanos.times(2, max(d.intervalNanos, 1_000_000_000)) else { return base }
         return max(base, c.newProcessSpanSeconds)
     }
 

@@ -23,6 +23,9 @@ public enum HTMLReport {
             for v in Report.verdict(d, findings: findings, quotas: quotas) { body += "<p class=verdict>\(esc(v))</p>\n" }
             for loss in d.lossSummary { body += "<p class=damage>data missing: \(esc(loss))</p>\n" }
             for b in d.bundles where b.damage != nil { body += "<p class=damage>bundle \(esc(b.path)): \(esc(b.damage!.description))</p>\n" }
+            if !d.skipped.isEmpty {
+                body += "<p class=damage>\(esc(d.skipped.summary)):<br><small>" + d.skipped.lines().map(esc).joined(separator: "<br>") + "</small></p>\n"
+            }
             for a in Report.agentLines(d) { body += "<p><small>\(esc(a))</small></p>\n" }
         }
         // Findings grouped by process (most severe first, the system's last), each group with its charts.
@@ -122,7 +125,7 @@ public enum HTMLReport {
         let yMax = max(all.map(\.v).max()!, limit ?? 0, 1) * 1.05
         func x(_ t: Double) -> Double { left + (t - xMin) / (xMax - xMin) * (w - left - right) }
         func y(_ v: Double) -> Double { top + (1 - v / yMax) * (h - top - bottom) }
-        func label(_ v: Double) -> String { unit == .bytes ? Format.bytes(v) : (v >= 10_000 ? "\(Int(v / 1000))k" : Format.one(v)) }
+        func label(_ v: Double) -> String { unit == .bytes ? Format.bytes(v) : Format.thousands(v) }
         var svg = "<svg xmlns='http://www.w3.org/2000/svg' width='\(Int(w))' height='\(Int(h))' viewBox='0 0 \(Int(w)) \(Int(h))'>"
         svg += "<rect x='\(left)' y='\(top)' width='\(w - left - right)' height='\(h - top - bottom)' fill='#fafafa' stroke='#ccc'/>"
         for i in 0...4 {

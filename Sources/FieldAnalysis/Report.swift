@@ -50,6 +50,10 @@ public enum Report {
             }
             for loss in d.lossSummary { lines.append("  data missing: \(loss)") }
             for b in d.bundles where b.damage != nil { lines.append("  bundle \(b.path): \(b.damage!.description)") }
+            if !d.skipped.isEmpty {
+                lines.append("  \(d.skipped.summary):")
+                for l in d.skipped.lines() { lines.append("    " + l) }
+            }
             for v in verdict(d, findings: findings, quotas: quotas) { lines.append(paint("  " + v, "1")) }
             let mine = findings.filter { $0.device == d.device }
             let shown = mine.filter { $0.severity > .info }
@@ -104,17 +108,66 @@ public enum Report {
         }
     }
 
-    /// The JSON document: `{"findings": [...], "quotas": [...], "missing": [...]}` with stable keys.
+    /// A bundle read only up to its damage (docs/analyze-json.md, DAMAGED).
+    struct DamagedBundle: Encodable {
+        var device: String
+        var bundle: String
+        var kind: String
+        var reason: String
+        var records: Int
+        var offset: UInt64
+    }
+
+    /// A kind of captured value that could not be used (docs/analyze-json.md, SKIPPED).
+    struct Skipped: Encodable {
+        var device: String
+        var kind: SkippedValues.Kind
+
+        func encode(to encoder: Encoder) throws {
+            enum Key: String, CodingKey { case device }
+            var c = encoder.container(keyedBy: Key.self)
+            try c.encode(device, forKey: .device)
+            try kind.encode(to: encoder)
+        }
+    }
+
+    /// The JSON document: `{"findings": [...], "quotas": [...], "missing": [...], "damaged": [...], "skipped": [...]}`
+    /// with stable keys.
     public static func json(findings: [Finding], quotas: [Quota], devices: [DeviceTimeline] = []) throws -> String {
         struct Doc: Encodable {
             var findings: [Finding]
             var quotas: [Quota]
             var missing: [MissingData]
+            var damaged: [DamagedBundle]
+            var skipped: [Skipped]
         }
-        let missing = devices.sorted(by: { $0.device < $1.device }).flatMap(\.missing)
+        let sorted = devices.sorted(by: { $0.device < $1.device })
+        let damaged = sorted.flatMap { d in
+            d.bundles.compactMap { b in
+                b.damage.map { DamagedBundle(device: d.device, bundle: b.path, kind: $0.kind.rawValue, reason: $0.reason, records: $0.records, offset: $0.offset) }
+            }
+        }
+        let skipped = sorted.flatMap { d in d.skipped.kinds.map { Skipped(device: d.device, kind: $0) } }
+        return String(decoding: try encoder().encode(Doc(findings: findings, quotas: quotas, missing: sorted.flatMap(\.missing),
+                                                          damaged: damaged, skipped: skipped)), as: UTF8.self) + "\n"
+    }
+
+    /// The encoder of every JSON document: sorted keys, and infinities and NaN as strings (arithmetic on captured
+    /// data can give them; JSON has no such numbers).
+    public static func encoder() -> JSONEncoder {
         let e = JSONEncoder()
         e.outputFormatting = [.prettyPrinted, .sortedKeys]
         e.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-        return String(decoding: try e.encode(Doc(findings: findings, quotas: quotas, missing: missing)), as: UTF8.self) + "\n"
+        return e
+    }
+
+    /// What was not read or not usable, device by device, one line each: bundles read only up to their damage, and
+    /// captured values left out (for `compare`, whose table has no place for them).
+    public static func notes(_ devices: [DeviceTimeline]) -> [String] {
+        devices.sorted(by: { $0.device < $1.device }).flatMap { d in
+            d.bundles.compactMap { b in b.damage.map { "\(d.device): bundle \(b.path): \($0.description)" } }
+                + (d.skipped.isEmpty ? [] : ["\(d.device): \(d.skipped.summary) (fieldctl analyze lists them): "
+                    + d.skipped.lines(limit: 3).joined(separator: "; ")])
+        }
     }
 }

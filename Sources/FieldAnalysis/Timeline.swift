@@ -134,6 +134,14 @@ public struct RetiredProcesses: Sendable {
     public var maxDescriptors = 0.0
 }
 
+extension UInt64 {
+    /// Adds `v`, stopping at `UInt64.max`.
+    fileprivate mutating func add(_ v: UInt64) {
+        let (s, overflow) = addingReportingOverflow(v)
+        self = overflow ? .max : s
+    }
+}
+
 /// Bundles a device dropped or had refused, for one reason (the `missing` array of docs/analyze-json.md).
 public struct MissingData: Sendable, Encodable, Equatable {
     public var device: String
@@ -184,6 +192,8 @@ public struct DeviceTimeline: Sendable {
     public var incompleteSamples = 0
     /// Samples of a backend this fieldctl does not know: read, not interpreted.
     public var uninterpretedSamples = 0
+    /// Captured values that could not be used, left out of the history and counted.
+    public var skipped = SkippedValues()
     /// Points each series keeps (`Series.capacity`).
     public var seriesCapacity = Series.defaultCapacity
     /// Short-lived processes that ended, by name (see `RetiredProcesses`); not in `processes`.
@@ -202,7 +212,7 @@ public struct DeviceTimeline: Sendable {
     /// See `firstNanos`.
     public var lastNanos: Int64 { sampleTimes.last ?? 0 }
     /// Time observed, seconds.
-    public var spanSeconds: Double { Double(lastNanos - firstNanos) / 1e9 }
+    public var spanSeconds: Double { Nanos.seconds(from: firstNanos, to: lastNanos) }
 
     /// What the device's loss records say is missing, one entry per reason, in order of reason.
     ///
@@ -219,8 +229,8 @@ public struct DeviceTimeline: Sendable {
             let share = l.names.isEmpty || fresh.count == l.names.count
                 ? l.bytes : l.bytes / UInt64(l.names.count) * UInt64(fresh.count)
             let bundles = l.names.isEmpty ? l.bundles : UInt64(fresh.count)
-            entry.bundles = entry.bundles.addingReportingOverflow(bundles).overflow ? .max : entry.bundles + bundles
-            entry.bytes = entry.bytes.addingReportingOverflow(share).overflow ? .max : entry.bytes + share
+            entry.bundles.add(bundles)  // saturated: the numbers come from the device's records
+            entry.bytes.add(share)
             entry.names += fresh
             byReason[l.reason] = entry
         }
@@ -241,7 +251,7 @@ public struct DeviceTimeline: Sendable {
     public var gaps: [(startNanos: Int64, seconds: Double)] {
         let limit = Double(max(intervalNanos, 1)) * 3 / 1e9
         return zip(sampleTimes, sampleTimes.dropFirst()).compactMap { a, b in
-            let g = Double(b - a) / 1e9
+            let g = Nanos.seconds(from: a, to: b)
             return g > limit ? (a, g) : nil
         }
     }
@@ -249,7 +259,7 @@ public struct DeviceTimeline: Sendable {
     /// Whether the process was still there at the end of the observation (seen in the last sample, or within
     /// two intervals of it).
     public func alive(_ p: ProcessHistory) -> Bool {
-        lastNanos - p.lastNanos <= Int64(2 * max(intervalNanos, 1_000_000_000))
+        Nanos.between(p.lastNanos, lastNanos) <= Nanos.times(2, max(intervalNanos, 1_000_000_000))
     }
 }
 
@@ -305,9 +315,9 @@ public struct TimelineBuilder {
                 guard let h = header, let s = try? samples?.decode(r.payload), let whole = parts.add(s) else { continue }
                 add(sample: whole, header: h)
             case .event:
-                guard let h = header, let e = try? RecordCodec.decodeEvent(r.payload),
-                      let events = interpreter(h)?.events(inLogLines: e.lines) else { continue }
-                for ev in events { devices[h.deviceID]!.events.append((e.wallNanos, ev)) }
+                guard let h = header, let e = try? RecordCodec.decodeEvent(r.payload), let i = interpreter(h) else { continue }
+                for ev in i.events(inLogLines: e.lines) { devices[h.deviceID]!.events.append((e.wallNanos, ev)) }
+                for u in i.unusableValues(inLogLines: e.lines) { devices[h.deviceID]!.skipped.add(u) }
             case .loss:
                 guard let h = header, let l = try? RecordCodec.decodeLoss(r.payload) else { continue }
                 devices[h.deviceID]!.losses.append(l)
@@ -361,13 +371,14 @@ public struct TimelineBuilder {
             devices[h.deviceID]!.uninterpretedSamples += 1
             return
         }
-        let obs = i.interpret(wallNanos: s.wallNanos, files: s.files)
+        let obs = SkippedValues.screened(i.interpret(wallNanos: s.wallNanos, files: s.files), backend: h.backend)
         // In place: copying a device's history out of the dictionary and back on every sample would copy it all.
         Self.add(obs, boot: h.bootID ?? "boot", pidFilter: pidFilter, into: &devices[h.deviceID]!)
     }
 
     static func add(_ o: SampleObservations, boot: String, pidFilter: Set<Int32>?, into d: inout DeviceTimeline) {
         if d.boots.last != boot { d.boots.append(boot) }
+        for u in o.unusable { d.skipped.add(u) }
         let t = Double(o.wallNanos) / 1e9
         d.sampleTimes.append(o.wallNanos)
         if o.wallNanos < d.latestNanos { d.inOrder = false }
@@ -399,14 +410,14 @@ public struct TimelineBuilder {
     /// a process that is gone); a longer one keeps its history at `endedCapacity` points per series; beyond
     /// `maximumEnded` such histories, the oldest are folded too. Memory then stays bounded under any churn.
     static func retire(in d: inout DeviceTimeline) {
-        let quiet = max(600_000_000_000, 20 * Int64(clamping: d.intervalNanos))
+        let quiet = max(600_000_000_000, Nanos.times(20, d.intervalNanos))
         let short = Int64(AnalysisContext().informationalSpanSeconds * 1e9)
         var ended: [(key: ProcessKey, last: Int64)] = []
         var fold: [ProcessKey] = []
         var shrink: [ProcessKey] = []
-        for (key, p) in d.processes where d.latestNanos - p.lastNanos > quiet {
+        for (key, p) in d.processes where Nanos.between(p.lastNanos, d.latestNanos) > quiet {
             let exhausted = p.quotas.contains { $0.limit > 0 && ($0.room.minimum <= 0 || $0.reportedPeak >= $0.limit) }
-            if p.lastNanos - p.firstNanos < short && !exhausted {
+            if Nanos.between(p.firstNanos, p.lastNanos) < short && !exhausted {
                 fold.append(key)
             } else {
                 ended.append((key, p.lastNanos))
@@ -478,7 +489,8 @@ public struct TimelineBuilder {
             h.stackRegions.append(t, Double(s.stackRegions))
             h.mappings.append(t, Double(s.mappings))
             let live = p.threads ?? 1
-            h.unjoinedStacks.append(t, Double(max(0, s.stackRegions - s.cachedStacks - max(0, live - 1))))
+            // In doubles: a backend's counts may be anything an Int holds.
+            h.unjoinedStacks.append(t, max(0, Double(s.stackRegions) - Double(s.cachedStacks) - max(0, Double(live) - 1)))
             h.lastSpace = s
         } else {
             if let v = p.heapBytes { h.heapBytes.append(t, Double(v)) }

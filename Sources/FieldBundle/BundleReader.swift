@@ -7,18 +7,45 @@ public struct ReadLimits: Sendable, Hashable {
     public var maxRecordBytes: Int
     /// Largest decompressed stream accepted, bytes.
     public var maxStreamBytes: UInt64
+    /// When the input's size is known, the stream may also grow to at most this many times that size (and always
+    /// to `expansionFloor` bytes); nil for no such bound. A bundle of procfs text expands about 60 times (a week's
+    /// soak: 1.3 GB to 60 GB), one whose every sample repeats the last (an idle device, an agent older than format
+    /// 1.1's references) about 1,400 times; a bomb, tens of thousands of times (zstd turns 4 bytes into a 128 KiB
+    /// block).
+    public var maxExpansion: UInt64?
     /// Largest zstd window accepted (log2); a frame asking for more is refused before any allocation.
     public var maxWindowLog: Int32
 
-    /// 64 MiB records, 64 GiB streams, 128 MiB windows (zstd's own default limit).
+    /// The stream any input may grow to under `maxExpansion`, however small it is.
+    public static let expansionFloor: UInt64 = 64 << 20
+
+    /// 64 MiB records, streams of at most 4,096 times the bundle's size (64 MiB at least, 64 GiB at most), 128 MiB
+    /// windows (zstd's own default limit).
     public static let `default` = ReadLimits()
 
     /// Creates limits.
-    public init(maxRecordBytes: Int = 64 << 20, maxStreamBytes: UInt64 = 64 << 30, maxWindowLog: Int32 = 27) {
+    public init(maxRecordBytes: Int = 64 << 20, maxStreamBytes: UInt64 = 64 << 30, maxExpansion: UInt64? = 4096,
+                maxWindowLog: Int32 = 27) {
         // Headroom for the frame around a record, so that header + payload + trailer never overflows an Int.
         self.maxRecordBytes = min(maxRecordBytes, Int.max - 64)
         self.maxStreamBytes = maxStreamBytes
+        self.maxExpansion = maxExpansion
         self.maxWindowLog = maxWindowLog
+    }
+
+    /// The largest stream accepted from an input of `compressedSize` bytes (nil: unknown, as for a pipe).
+    public func streamLimit(compressedSize: UInt64?) -> UInt64 {
+        guard let size = compressedSize, let ratio = maxExpansion else { return maxStreamBytes }
+        let (scaled, overflow) = size.multipliedReportingOverflow(by: ratio)
+        return min(maxStreamBytes, max(Self.expansionFloor, overflow ? .max : scaled))
+    }
+
+    /// The limit for a person: `67108864-byte limit (4096 times the bundle's 4096 bytes, 64 MiB at least: ...)`.
+    func describeStreamLimit(compressedSize: UInt64?) -> String {
+        let limit = streamLimit(compressedSize: compressedSize)
+        guard let size = compressedSize, let ratio = maxExpansion, limit < maxStreamBytes else { return "\(limit)-byte limit" }
+        return "\(limit)-byte limit (\(ratio) times the bundle's \(size) bytes, \(Self.expansionFloor >> 20) MiB at least: "
+            + "more is a decompression bomb)"
     }
 }
 
@@ -121,6 +148,8 @@ public final class BundleReader {
     public private(set) var compressedBytes: UInt64 = 0
     /// Size of the input, when known.
     public let compressedSize: UInt64?
+    /// The most decompressed bytes this input may give (`ReadLimits.streamLimit`).
+    public let streamLimit: UInt64
     /// Most decompressed bytes held at once (the bounded-memory promise, observable).
     public private(set) var peakBufferedBytes = 0
 
@@ -140,6 +169,14 @@ public final class BundleReader {
     private var sawEnd = false
     private var stopped = false
     private var output: [UInt8]
+    /// Why decompression stopped, reported once the bytes decoded before it are used up.
+    private var failure: (kind: Damage.Kind, reason: String)?
+    /// Decompression stopped (zstd error, limit, I/O error): no more calls of the decompressor.
+    private var halted = false
+    /// Compressed and stream offsets where the current zstd frame began (a failed frame is decoded again from there).
+    private var frameStart: (compressed: UInt64, stream: UInt64) = (0, 0)
+    /// While salvaging, the compressed bytes of the next zstd unit (see `salvage`).
+    private var nextUnit = 1
 
     private enum Source {
         case file(fd: Int32, path: String)
@@ -166,6 +203,7 @@ public final class BundleReader {
         self.name = name
         self.limits = limits
         self.compressedSize = size
+        self.streamLimit = limits.streamLimit(compressedSize: size)
         self.dctx = ZSTD_createDCtx()
         self.input = [UInt8](repeating: 0, count: ZSTD_DStreamInSize())
         self.output = [UInt8](repeating: 0, count: ZSTD_DStreamOutSize())
@@ -286,20 +324,32 @@ public final class BundleReader {
 
     // MARK: Decompression
 
-    /// Decompresses until `pending` holds `n` unconsumed bytes. False when the input ended or failed first.
+    /// Decompresses until `pending` holds `n` unconsumed bytes. False when the input ended or failed first; a
+    /// failure met while decompressing counts only once the bytes decoded before it have been used up.
     private func fill(_ n: Int) -> Bool {
         while pending.count - pendingStart < n {
             if stopped { return false }
+            if let f = failure {
+                failure = nil
+                _ = fail(f.kind, f.reason, discarded: true)
+                return false
+            }
             if inputPos == inputEnd {
                 if !sourceDone && readInput() { continue }
                 // End of input. zstd consumes a block's input in the call that decodes it, and may keep part of
                 // that block's output when the output buffer filled up: hand it over before deciding anything.
-                if drainStep() { continue }
+                if drainStep() || failure != nil { continue }
                 return false
             }
-            if !decompressStep() { return false }
+            decompressStep()
         }
         return true
+    }
+
+    /// Records why decompression stopped; `fill` reports it once the bytes decoded before it are used up.
+    private func stop(_ kind: Damage.Kind, _ reason: String) {
+        if failure == nil { failure = (kind, reason) }
+        halted = true
     }
 
     private func readInput() -> Bool {
@@ -313,61 +363,184 @@ public final class BundleReader {
             inputEnd = n
             return true
         } catch {
-            _ = fail(.truncated, error.message, discarded: true)
+            sourceDone = true
+            stop(.truncated, error.message)
             return false
         }
     }
 
     /// At end of input, one call of the decompressor without input. True if it handed over more output.
     private func drainStep() -> Bool {
-        guard !stopped else { return false }
+        guard !halted else { return false }
         let before = streamBytes
         return decompressStep(atEnd: true) && streamBytes > before
     }
 
-    /// One call of the decompressor on the buffered input; appends output to `pending`.
+    /// One call of the decompressor on `src[from..<to]`, its output in `output`: (return code, bytes produced,
+    /// input position after the call).
+    private func decompress(_ src: UnsafeRawBufferPointer, from: Int, to: Int) -> (rc: Int, produced: Int, consumedTo: Int) {
+        output.withUnsafeMutableBytes { outRaw in
+            var inBuf = ZSTD_inBuffer(src: src.baseAddress, size: to, pos: from)
+            var outBuf = ZSTD_outBuffer(dst: outRaw.baseAddress, size: outRaw.count, pos: 0)
+            let rc = ZSTD_decompressStream(dctx, &outBuf, &inBuf)
+            return (rc, outBuf.pos, inBuf.pos)
+        }
+    }
+
+    /// One call of the decompressor on `input[from..<to]`.
+    private func decompressInput(from: Int, to: Int) -> (rc: Int, produced: Int, consumedTo: Int) {
+        input.withUnsafeBytes { decompress($0, from: from, to: to) }
+    }
+
+    /// One call of the decompressor on the buffered input; appends output to `pending`. False when it failed.
+    @discardableResult
     private func decompressStep(atEnd: Bool = false) -> Bool {
+        guard !halted else { return false }
         let before = inputPos
-        let (rc, produced, consumedTo): (Int, Int, Int) = input.withUnsafeBytes { inRaw in
-            output.withUnsafeMutableBytes { outRaw in
-                var inBuf = ZSTD_inBuffer(src: inRaw.baseAddress, size: inputEnd, pos: inputPos)
-                var outBuf = ZSTD_outBuffer(dst: outRaw.baseAddress, size: outRaw.count, pos: 0)
-                let rc = ZSTD_decompressStream(dctx, &outBuf, &inBuf)
-                return (rc, outBuf.pos, inBuf.pos)
-            }
+        let (rc, produced, consumedTo) = decompressInput(from: inputPos, to: inputEnd)
+        if ZSTD_isError(rc) != 0 {
+            salvage(failedWith: rc)
+            return !halted
         }
         inputPos = consumedTo
         compressedBytes += UInt64(consumedTo - before)
-        if ZSTD_isError(rc) != 0 {
-            let code = ZSTD_getErrorCode(rc)
-            let text = String(cString: ZSTD_getErrorName(rc))
-            if code == ZSTD_error_frameParameter_windowTooLarge {
-                _ = fail(.limit, "the zstd frame needs a window over 2^\(limits.maxWindowLog) bytes (\(text))", discarded: true)
-            } else {
-                _ = fail(.corrupt, "zstd cannot decode the data (\(text))", discarded: true)
-            }
+        guard take(produced) else { return false }
+        // After a frame's end, an empty call answers "next frame header wanted" (non-zero): only a call that moved
+        // data says anything about where the frame stands.
+        if produced > 0 || consumedTo > before { noteFrame(ended: rc == 0) }
+        if rc != 0 && produced == 0 && consumedTo == before && !atEnd {
+            // No progress with input available and room for output: the decoder is stuck on this data.
+            stop(.corrupt, "zstd made no progress on the data")
             return false
         }
-        if produced > 0 {
-            if streamBytes + UInt64(produced) > limits.maxStreamBytes {
-                _ = fail(.limit, "the stream exceeds the \(limits.maxStreamBytes)-byte limit", discarded: true)
-                return false
-            }
-            streamBytes += UInt64(produced)
+        return true
+    }
+
+    /// Hands `output[skip..<produced]` to `pending`, up to the stream limit: the bytes within the limit are
+    /// delivered, then decompression stops. False when the limit was reached.
+    private func take(_ produced: Int, skipping skip: Int = 0) -> Bool {
+        guard produced > skip else { return true }
+        let room = streamLimit > streamBytes ? streamLimit - streamBytes : 0
+        let n = UInt64(produced - skip) <= room ? produced - skip : Int(room)
+        if n > 0 {
+            streamBytes += UInt64(n)
             if pendingStart == pending.count {
                 pending.removeAll(keepingCapacity: true)
                 pendingStart = 0
             }
-            pending.append(contentsOf: output[0..<produced])
+            pending.append(contentsOf: output[skip..<skip + n])
             peakBufferedBytes = max(peakBufferedBytes, pending.count)
         }
-        // After a frame's end, an empty call answers "next frame header wanted" (non-zero): only a call that moved
-        // data says anything about where the frame stands.
-        if produced > 0 || consumedTo > before { frameEnded = rc == 0 }
-        if rc != 0 && produced == 0 && consumedTo == before && !atEnd {
-            // No progress with input available and room for output: the decoder is stuck on this data.
-            _ = fail(.corrupt, "zstd made no progress on the data", discarded: true)
+        if n < produced - skip {
+            stop(.limit, "the stream exceeds the \(limits.describeStreamLimit(compressedSize: compressedSize)); --max-stream-bytes sets another")
             return false
+        }
+        return true
+    }
+
+    /// Notes where the frame stands after a call that moved data: one that ended makes the next byte the start of
+    /// another.
+    private func noteFrame(ended: Bool) {
+        frameEnded = ended
+        if ended { frameStart = (compressedBytes, streamBytes) }
+    }
+
+    /// Stops on a zstd error.
+    private func stopDecoding(_ rc: Int) {
+        let code = ZSTD_getErrorCode(rc)
+        let text = String(cString: ZSTD_getErrorName(rc))
+        if code == ZSTD_error_frameParameter_windowTooLarge {
+            stop(.limit, "the zstd frame needs a window over 2^\(limits.maxWindowLog) bytes (\(text))")
+        } else {
+            stop(.corrupt, "zstd cannot decode the data (\(text))")
+        }
+    }
+
+    /// After a call on `input[inputPos..<inputEnd]` failed with `rc`: delivers every block zstd can decode before
+    /// the error, then stops on it.
+    ///
+    /// zstd returns an error without the output of the call that met it (the call's positions stay where they
+    /// began), and one call decodes as many blocks as its input and room allow: blocks decoded whole before the bad
+    /// one would be lost with it. So the frame is decoded again in a fresh session, from its start up to where the
+    /// failed call began (handing over what goes beyond the bytes already delivered), then the failed call's input
+    /// one zstd unit (frame header, block header, block body, checksum) per call: each block is handed over by the
+    /// call that completes it, and the error comes in a call of its own. The size of the next unit is what a call
+    /// returns, less the 3 bytes of the following block header it counts in after a block body: a body is fed
+    /// alone, anything else a byte at a time. This costs one more pass over the frame, once per damaged bundle. An
+    /// input that cannot be read again (a pipe) keeps the loss.
+    private func salvage(failedWith rc: Int) {
+        let start = inputPos
+        // Stream offset of input[0]: the input is the whole bundle in memory, or the chunk of the file just read.
+        let base = compressedBytes - UInt64(start)
+        _ = ZSTD_DCtx_reset(dctx, ZSTD_reset_session_only)
+        var skip = streamBytes - frameStart.stream
+        nextUnit = 1
+        if frameStart.compressed < base {
+            guard replayFile(from: frameStart.compressed, to: base, skipping: &skip) else { return stopDecoding(rc) }
+        }
+        let ok = input.withUnsafeBytes { raw in
+            replay(UnsafeRawBufferPointer(rebasing: raw[Int(max(frameStart.compressed, base) - base)..<start]), skipping: &skip)
+        }
+        guard ok, skip == 0 else { return stopDecoding(rc) }
+        if halted { return }
+        // The failed call produced less than one output buffer before its error: past that and a block more
+        // without an error, the normal pace resumes.
+        var produced = 0
+        while inputPos < inputEnd && produced <= 2 * output.count {
+            let i = inputPos
+            var (code, n, consumedTo) = decompressInput(from: i, to: i + min(nextUnit, inputEnd - i))
+            if ZSTD_isError(code) != 0 { return stopDecoding(code) }
+            nextUnit = code > 3 ? code - 3 : 1
+            inputPos = consumedTo
+            compressedBytes += UInt64(consumedTo - i)
+            guard take(n) else { return }
+            produced += n
+            if n > 0 || consumedTo > i { noteFrame(ended: code == 0) }
+            if n == 0 && consumedTo == i { return stop(.corrupt, "zstd made no progress on the data") }
+            // A full output buffer may leave output inside zstd: hand it over before the next unit.
+            while n == output.count {
+                (code, n, _) = decompressInput(from: inputPos, to: inputPos)
+                if ZSTD_isError(code) != 0 { return stopDecoding(code) }
+                guard take(n) else { return }
+                produced += n
+            }
+        }
+    }
+
+    /// Decodes `src` whole in the current session, handing over its output beyond the first `skip` bytes (which
+    /// were delivered before). False when it does not decode.
+    private func replay(_ src: UnsafeRawBufferPointer, skipping skip: inout UInt64) -> Bool {
+        var pos = 0
+        while true {
+            let (rc, produced, consumedTo) = decompress(src, from: pos, to: src.count)
+            if ZSTD_isError(rc) != 0 { return false }
+            nextUnit = rc > 3 ? rc - 3 : 1
+            let known = Int(min(skip, UInt64(produced)))
+            skip -= UInt64(known)
+            guard take(produced, skipping: known) else { return true }
+            let moved = consumedTo > pos || produced > 0
+            pos = consumedTo
+            if pos == src.count && produced < output.count { return true }
+            if !moved { return false }
+        }
+    }
+
+    /// Reads compressed bytes `[from, to)` of the file again and decodes them (see `replay`). False when they cannot
+    /// be read (not a regular file) or do not decode.
+    private func replayFile(from: UInt64, to: UInt64, skipping skip: inout UInt64) -> Bool {
+        guard case .file(let fd, _) = source, compressedSize != nil else { return false }
+        var chunk = [UInt8](repeating: 0, count: input.count)
+        var offset = from
+        while offset < to {
+            let want = Int(min(UInt64(chunk.count), to - offset))
+            guard let at = off_t(exactly: offset) else { return false }
+            let n = chunk.withUnsafeMutableBytes { CFieldPlatform.pread(fd, $0.baseAddress!, want, at) }
+            if n < 0 && field_errno() == EINTR { continue }
+            guard n > 0 else { return false }
+            let ok = chunk.withUnsafeBytes { replay(UnsafeRawBufferPointer(rebasing: $0[0..<n]), skipping: &skip) }
+            guard ok else { return false }
+            if halted { return true }
+            offset += UInt64(n)
         }
         return true
     }

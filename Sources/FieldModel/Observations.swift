@@ -8,9 +8,50 @@ public struct SampleObservations: Sendable {
     public var system = SystemObservation()
     /// Every process the sample saw, in the order seen.
     public var processes: [ProcessObservation] = []
+    /// Captured values the interpretation could not use (left out of the observations above).
+    public var unusable: [UnusableValue] = []
 
     /// An empty observation at `wallNanos`.
     public init(wallNanos: Int64) { self.wallNanos = wallNanos }
+}
+
+/// A captured value that could not be used: not a number where one belongs, out of its type's range (a `kB` value
+/// whose bytes overflow 64 bits, a thread count beyond the kernel's `int`), or a sum that overflows. The
+/// observation leaves it out, and analysis reports it: one garbage value must cost that value, not the analysis.
+public struct UnusableValue: Sendable, Hashable {
+    /// The capture it was read from (`/proc/42/status`), or where else it came from.
+    public var path: String
+    /// Which value: a field's name as the file prints it (`VmRSS`), or `line` for a line that did not parse.
+    public var field: String
+    /// The text as captured, at most 60 bytes; or what was wrong, for values computed from others.
+    public var text: String
+
+    /// The most bytes of captured text kept.
+    public static let textLimit = 60
+
+    /// A value read from `path`.
+    public init(path: String, field: String, text: String) {
+        self.path = path
+        self.field = field
+        self.text = text
+    }
+
+    /// A value whose captured text is `bytes` (cut to `textLimit` bytes, control characters shown as `?`).
+    public init<C: Collection>(path: String, field: String, bytes: C) where C.Element == UInt8 {
+        var kept: [UInt8] = []
+        for b in bytes.prefix(Self.textLimit) { kept.append(b < 0x20 || b == 0x7F ? 0x3F : b) }
+        self.init(path: path, field: field, text: String(decoding: kept, as: UTF8.self))
+    }
+
+    /// The same value, read from `path`.
+    public func at(_ path: String) -> UnusableValue { UnusableValue(path: path, field: field, text: text) }
+
+    /// The lines a parser skipped in `path` (the parsers count them and keep the first), as one value; none when
+    /// there were none.
+    public static func skippedLines(_ count: Int, first: String?, in path: String) -> [UnusableValue] {
+        guard count > 0, let line = first else { return [] }
+        return [UnusableValue(path: path, field: "line", text: count > 1 ? line + " (and \(count - 1) more lines)" : line)]
+    }
 }
 
 /// System-wide values of one sample.
@@ -206,4 +247,12 @@ public protocol SampleInterpreter: AnyObject {
 
     /// The events in lines of the OS's kernel log.
     func events(inLogLines lines: [[UInt8]]) -> [ObservedEvent]
+
+    /// Numbers in lines of the kernel log that could not be used (an event line whose pid or size is out of range).
+    func unusableValues(inLogLines lines: [[UInt8]]) -> [UnusableValue]
+}
+
+extension SampleInterpreter {
+    /// An OS without a kernel log, or whose events carry no numbers, has none.
+    public func unusableValues(inLogLines lines: [[UInt8]]) -> [UnusableValue] { [] }
 }

@@ -9,7 +9,8 @@ extension Fieldctl {
             abstract: "Say what leaks, how, in which process, and which quota runs out first and when.",
             discussion: """
                 PATH is a bundle or a directory of bundles (searched recursively); bundles of one device are joined \
-                in time order. Damaged bundles are reported and read up to the damage.
+                in time order. Damaged bundles are reported and read up to the damage (a bundle that expands beyond \
+                --max-stream-bytes is one: a decompression bomb costs at most that much work).
 
                 A finding rests on evidence and says how sure it is: growth must be significant (Mann-Kendall \
                 trend test, Sen's slope with its interval), sustained, and still rising at the end (a warm-up that \
@@ -49,14 +50,23 @@ extension Fieldctl {
         @Option(help: "Only samples at or before TIME (ISO 8601 or Unix seconds).")
         var until: String?
 
+        @OptionGroup var read: ReadOptions
+
         static func parseTime(_ s: String, _ flag: String) throws -> Int64 {
-            if let secs = Double(s) { return Int64(secs * 1e9) }
-            let f = ISO8601DateFormatter()
-            for options: ISO8601DateFormatter.Options in [[.withInternetDateTime], [.withInternetDateTime, .withFractionalSeconds]] {
-                f.formatOptions = options
-                if let d = f.date(from: s) { return Int64(d.timeIntervalSince1970 * 1e9) }
+            var seconds = Double(s)
+            if seconds == nil {
+                let f = ISO8601DateFormatter()
+                for options: ISO8601DateFormatter.Options in [[.withInternetDateTime], [.withInternetDateTime, .withFractionalSeconds]] {
+                    f.formatOptions = options
+                    if let d = f.date(from: s) { seconds = d.timeIntervalSince1970; break }
+                }
             }
-            throw ValidationError("\(flag) wants ISO 8601 (2026-11-21T10:00:00Z) or Unix seconds, not '\(s)'")
+            guard let seconds else { throw ValidationError("\(flag) wants ISO 8601 (2026-11-21T10:00:00Z) or Unix seconds, not '\(s)'") }
+            // Nanoseconds in 64 bits reach from 1677 to 2262.
+            guard let nanos = Int64(exactly: (seconds * 1e9).rounded()) else {
+                throw ValidationError("\(flag) \(s) is outside the years 1677 to 2262 that bundles' clocks can hold")
+            }
+            return nanos
         }
 
         /// Bundle files under the given paths (directories searched recursively), sorted.
@@ -96,7 +106,7 @@ extension Fieldctl {
             var shown = false
             for (i, f) in files.enumerated() {
                 do {
-                    builder.add(try BundleReader(path: f)) { bytes in
+                    builder.add(try BundleReader(path: f, limits: read.limits())) { bytes in
                         guard terminal, Date().timeIntervalSince(started) > 1 else { return }
                         shown = true
                         FileHandle.standardError.write(Data("\rreading bundle \(i + 1)/\(files.count): \(bytes / 1_000_000) MB decompressed\u{1B}[K".utf8))

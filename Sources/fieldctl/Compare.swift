@@ -12,7 +12,9 @@ extension Fieldctl {
                 For each device: its thread limit (on Linux the process that runs out first, with the limit that \
                 binds), and every other resource at least two devices report: limit, peak, used, percent, growth \
                 per hour, time to exhaustion. A time to exhaustion is given only from evidence (a limit reached, or \
-                a significant, sustained trend toward it); otherwise the row says "no evidence".
+                a significant, sustained trend toward it); otherwise the row says "no evidence". Damaged bundles are \
+                read up to the damage, and listed with the captured values that could not be used: after the table, \
+                or on standard error with --format json.
                 """
         )
 
@@ -24,13 +26,15 @@ extension Fieldctl {
         @Option(help: "Output: text (a verdict line and a table) or json (one row object per device and resource).")
         var format: Format = .text
 
+        @OptionGroup var read: ReadOptions
+
         func run() throws {
             let files = try Analyze.bundleFiles(paths)
             var builder = TimelineBuilder()
             var readable = 0
             for f in files {
                 do {
-                    builder.add(try BundleReader(path: f))
+                    builder.add(try BundleReader(path: f, limits: read.limits()))
                     readable += 1
                 } catch {
                     FileHandle.standardError.write(Data("fieldctl: \(error.message)\n".utf8))
@@ -38,14 +42,18 @@ extension Fieldctl {
             }
             guard readable > 0 else { throw ExitCode(ExitStatus.unreadable.rawValue) }
             builder.finish()
-            let (_, quotas) = Analyzer().analyze(Array(builder.devices.values))
+            let devices = Array(builder.devices.values)
+            let (_, quotas) = Analyzer().analyze(devices)
             let rows = Comparison.rows(quotas)
+            let notes = Report.notes(devices)
             switch format {
-            case .text: FileHandle.standardOutput.write(Data(Comparison.text(rows).utf8))
+            case .text:
+                let text = Comparison.text(rows) + (notes.isEmpty ? "" : "\nnotes:\n" + notes.map { "  " + $0 + "\n" }.joined())
+                FileHandle.standardOutput.write(Data(text.utf8))
             case .json:
-                let e = JSONEncoder()
-                e.outputFormatting = [.prettyPrinted, .sortedKeys]
-                FileHandle.standardOutput.write(try e.encode(rows) + Data("\n".utf8))
+                // The rows are the document; what was not read or not usable goes beside it, to standard error.
+                FileHandle.standardOutput.write(try Report.encoder().encode(rows) + Data("\n".utf8))
+                for n in notes { FileHandle.standardError.write(Data("fieldctl: \(n)\n".utf8)) }
             }
         }
     }

@@ -42,15 +42,14 @@ extension Fieldctl {
         @Option(help: "Refuse records larger than this many bytes (protects against damaged lengths and bombs).")
         var maxRecordBytes: Int = ReadLimits.default.maxRecordBytes
 
-        @Option(help: "Stop after this many decompressed bytes per bundle.")
-        var maxStreamBytes: UInt64 = ReadLimits.default.maxStreamBytes
+        @OptionGroup var read: ReadOptions
 
         func validate() throws {
             guard maxRecordBytes > 0 else { throw ValidationError("--max-record-bytes must be positive") }
         }
 
         func run() throws {
-            let limits = ReadLimits(maxRecordBytes: maxRecordBytes, maxStreamBytes: maxStreamBytes)
+            let limits = read.limits(maxRecordBytes: maxRecordBytes)
             var worst = ExitStatus.ok
             var out = OutputBuffer()
             for path in bundles {

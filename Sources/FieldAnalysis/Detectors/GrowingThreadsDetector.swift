@@ -7,8 +7,9 @@ public struct GrowingThreadsDetector: Detector {
         ProcessGrowth.scan(d, c, minimumChange: 5, { $0.threads }) { p, v, s in
             var details: [String] = []
             if let first = p.firstThreadNames, let last = p.lastThreadNames {
-                let before = Dictionary(first.map { ($0.name, $0.amount) }, uniquingKeysWith: +)
-                let grew = last.map { ($0.name, Int($0.amount) - Int(before[$0.name] ?? 0), $0.amount) }.filter { $0.1 > 0 }
+                // Unsigned and saturated: the amounts are whatever the backend counted.
+                let before = Dictionary(first.map { ($0.name, $0.amount) }, uniquingKeysWith: { a, b in a > UInt64.max - b ? .max : a + b })
+                let grew = last.map { n in (n.name, n.amount - min(n.amount, before[n.name] ?? 0), n.amount) }.filter { $0.1 > 0 }
                     .sorted { ($0.1, $1.0) > ($1.1, $0.0) }
                 details = grew.prefix(3).map { "\($0.0): +\($0.1) (now \($0.2))" }
             }
