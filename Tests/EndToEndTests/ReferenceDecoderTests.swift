@@ -52,8 +52,9 @@ import Testing
     @Test func intactAndDamagedBundlesDecodeIdentically() throws {
         let dir = try Harness.tempDir()
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        // A real bundle from this machine, plus one with awkward content written through the library.
-        let run = try Harness.fieldagent(["--interval", "0.1", "--duration", "0.5", "--spool", dir, "--device-id", "ref"])
+        // A real bundle from this machine, plus one with awkward content written through the library. Long enough for
+        // several samples (entries stored as references need a second one) when the first takes 0.4 s on a busy machine.
+        let run = try Harness.fieldagent(["--interval", "0.1", "--duration", "1.5", "--spool", dir, "--device-id", "ref"])
         #expect(run.status == 0, "\(run.stderr)")
         let real = try #require(try Harness.files(in: dir, suffix: ".zst").first)
         let awkward = try writeAwkwardBundle(dir + "/awkward.zst")
