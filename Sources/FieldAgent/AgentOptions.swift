@@ -31,6 +31,8 @@ public struct AgentOptions: Sendable {
     public var deviceID: String?
     /// Deep files are read at least every this many intervals.
     public var deepEvery: UInt32 = 10
+    /// When bundle data is synced to stable storage (docs/reliability-power.md): what a power cut may cost.
+    public var fsync: FsyncPolicy = .close
     /// Collector base URL (`http://host:port` or `https://...`); nil keeps bundles in the spool.
     public var upload: String?
     /// File holding the bearer token for the collector.
@@ -74,6 +76,12 @@ public struct AgentOptions: Sendable {
           --device-id ID                device name in bundles and file names (default: machine id, else host name)
           --deep-every N                read deep files (maps, thread names...) at least every N intervals; between
                                         those, only when a cheap signal changed (default: 10)
+          --fsync never|close|sample    when bundles are synced to disk, i.e. what a power cut may cost: close
+                                        syncs a bundle when it is closed, so a cut loses at most the open bundle
+                                        (up to --bundle-seconds or --bundle-bytes of samples); sample also syncs
+                                        after every sample, so a cut loses at most the sample being written, at
+                                        one disk sync per interval (flash wear); never leaves bundles to the OS's
+                                        write-back (losses and recovery are synced anyway) (default: close)
           --upload URL                  send closed bundles to a collector (fieldctl serve) at URL, http:// or
                                         https://, oldest first; a bundle leaves the spool once acknowledged
           --token-file FILE             file holding this device's token for the collector (required with --upload)
@@ -241,6 +249,13 @@ public struct AgentOptions: Sendable {
         case "deep-every":
             guard let n = UInt32(v), n > 0 else { throw AgentError("\(source) wants a positive whole number, not '\(v)'") }
             deepEvery = n
+        case "fsync":
+            switch v {
+            case "never": fsync = .never
+            case "close": fsync = .close
+            case "sample": fsync = .sample
+            default: throw AgentError("\(source): fsync is never, close or sample, not '\(v)'")
+            }
         default:
             throw AgentError("unknown option '\(name)' in \(source) (see --help)")
         }

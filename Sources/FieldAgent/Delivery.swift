@@ -220,7 +220,10 @@ final class CopyDestination: Destination {
             return .retry("\(directory) is not there (is the medium mounted?)")
         }
         let target = directory + "/" + deviceID
-        if mkdir(target, 0o755) != 0 && field_errno() != EEXIST {
+        if mkdir(target, 0o755) == 0 {
+            // The copies synced into it are only as durable as its name: the spool's copy goes once this one is in.
+            do { try DurableFile.syncDirectory(holding: target) } catch { return .retry(error.message) }
+        } else if field_errno() != EEXIST {
             return .retry("cannot create \(target): \(String(cString: strerror(field_errno())))")
         }
         guard access(path, R_OK) == 0 else { return field_errno() == ENOENT ? .gone : .retry("cannot read \(path)") }

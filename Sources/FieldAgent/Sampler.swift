@@ -164,7 +164,10 @@ struct Sampler {
             intervalNanos: intervalNanos, procRoot: options.procRoot, sequence: bundleSequence, plan: plan,
             agentPID: getpid())
         do {
-            let w = try BundleWriter(path: spool.freeBundlePath(wallNanos: wall, sequence: bundleSequence), header: header)
+            var settings = WriterOptions.device
+            settings.fsync = options.fsync
+            let path = spool.freeBundlePath(wallNanos: wall, sequence: bundleSequence)
+            let w = try BundleWriter(path: path, header: header, options: settings)
             writer = w
             bundleSequence += 1
             bundleStartMono = mono
@@ -198,10 +201,13 @@ struct Sampler {
         guard let w = writer else { return }
         writer = nil
         do {
-            let path = try w.close(reason: reason, wallNanos: Clock.wallNanos(), monoNanos: Clock.monotonicNanos())
+            // Synced even under --fsync never when it holds loss records: pending-losses forgets them below.
+            let path = try w.close(
+                reason: reason, wallNanos: Clock.wallNanos(), monoNanos: Clock.monotonicNanos(),
+                durable: !lossesInBundle.isEmpty)
             if reason == "shutdown" { print("fieldagent: wrote \(path) (\(sampleSequence) samples in this run)") }
             link.wake()
-            // Closed means synced (unless --fsync never): its loss records need no other copy now.
+            // Closed means synced: its loss records need no other copy now.
             if !lossesInBundle.isEmpty {
                 lossesInBundle = []
                 keepLosses()

@@ -16,7 +16,13 @@ struct Spool {
     init(directory: String, deviceID: String) throws(AgentError) {
         self.directory = directory
         self.deviceID = deviceID
-        if mkdir(directory, 0o755) != 0 && field_errno() != EEXIST {
+        if mkdir(directory, 0o755) == 0 {
+            // A new spool's own name must survive a power cut, or every bundle synced into it goes with it. Not
+            // fatal: a parent the agent may write but not read cannot be synced, and the agent still runs.
+            do { try DurableFile.syncDirectory(holding: directory) } catch {
+                printError("fieldagent: cannot sync the directory holding the new spool \(directory): \(error.message)")
+            }
+        } else if field_errno() != EEXIST {
             throw AgentError("cannot create spool directory \(directory): \(String(cString: strerror(field_errno())))")
         }
         guard access(directory, W_OK) == 0 else {
@@ -140,8 +146,13 @@ struct Spool {
     ///    an agent before this version, which wrote its recovery under `.open`; either way it goes.
     /// 3. `NAME.zst.crashed` is rewritten into `NAME.zst.recovering`, synced, and renamed to `NAME.zst` (which
     ///    must not exist); only then is `.crashed` removed. A `.crashed` file whose bundle exists is removed.
+    ///
+    /// Recovery syncs its output whatever `--fsync` says: it removes its source next, and after a power cut the
+    /// copy must be on disk if the removal is.
     func recoverLeftovers() -> [String] {
         var log: [String] = []
+        // A save of the pending losses cut short; the file it would have replaced is whole.
+        unlink(pendingLossesPath + ".partial")
         for name in names() where name.hasSuffix(".zst" + Self.recoveringSuffix) {
             unlink(directory + "/" + name)
         }
@@ -195,6 +206,9 @@ struct Spool {
             var last: (wall: Int64, mono: UInt64) = (0, 0)
             var samples = 0
             while let r = reader.next() {
+                // A bundle that was closed but whose rename did not reach the disk before a power cut is complete
+                // under its `.open` name: its end record stays out, the copy gets its own (two would be damage).
+                if r.type == .end { break }
                 if r.type == .sample, let s = try? RecordCodec.decodeSample(r.payload) {
                     last = (s.wallNanos, s.monoNanos)
                     samples += 1

@@ -142,6 +142,13 @@ public final class BundleWriter {
         do {
             try feed(StreamLayout.magic + [v.major, v.minor])
             try write(.header, payload: rawHeader, flush: true)
+            if options.fsync == .sample {
+                // The samples synced from here on need a name that survives a power cut too: a new file's directory
+                // entry is durable only once the directory is synced (POSIX; ext4 happens to commit it with the
+                // file's first fsync, other file systems do not). Once per bundle.
+                try sync()
+                try Syscalls.fsyncDirectory(of: openPath)
+            }
         } catch {
             // Not even the header made it (a full disk): the file holds nothing a reader could use.
             _ = CFieldPlatform.close(fd)
@@ -265,20 +272,26 @@ public final class BundleWriter {
 
     /// Writes the end record, ends the zstd frame, syncs per policy and renames to the final name, which must not
     /// exist (an existing bundle is never replaced; the `.open` file then stays). Returns the final path.
+    ///
+    /// `durable` syncs the file and the directory whatever the policy: for a bundle that is about to hold the only
+    /// copy of something (the agent's loss records, which it forgets once their bundle is closed).
     @discardableResult
-    public func close(reason: String, wallNanos: Int64, monoNanos: UInt64) throws(BundleError) -> String {
+    public func close(
+        reason: String, wallNanos: Int64, monoNanos: UInt64, durable: Bool = false
+    ) throws(BundleError) -> String {
+        let syncing = durable || options.fsync != .never
         var tally: [(type: String, count: UInt64)] = []
         for t in 0..<256 where counts[t] > 0 { tally.append((RecordType(rawValue: UInt8(t)).name, counts[t])) }
         try write(.end, payload: RecordCodec.encode(BundleEnd(wallNanos: wallNanos, monoNanos: monoNanos, reason: reason, counts: tally)), flush: false)
         try drive(ZSTD_e_end)
-        if options.fsync != .never { try sync() }
+        if syncing { try sync() }
         let closing = fd
         state = .closed
         if CFieldPlatform.close(closing) != 0 && field_errno() != EINTR {
             throw Syscalls.ioError("closing", openPath, field_errno())
         }
         try Syscalls.renameNoReplace(openPath, finalPath)
-        if options.fsync != .never { try Syscalls.fsyncDirectory(of: finalPath) }
+        if syncing { try Syscalls.fsyncDirectory(of: finalPath) }
         return finalPath
     }
 

@@ -57,6 +57,14 @@ public final class DurableFile: @unchecked Sendable {
         try Syscalls.fsyncDirectory(of: finalPath)
     }
 
+    /// Syncs the directory that holds `path`, which makes a name created, renamed or removed in it durable (a
+    /// directory the caller just made needs this on its parent).
+    public static func syncDirectory(holding path: String) throws(BundleError) {
+        var p = Substring(path)
+        while p.count > 1 && p.hasSuffix("/") { p = p.dropLast() }
+        try Syscalls.fsyncDirectory(of: String(p))
+    }
+
     /// Closes and removes the temporary file (nothing happens after a commit).
     public func discard() {
         guard fd >= 0 else { return }

@@ -1,4 +1,5 @@
 @testable import FieldAgent
+import FieldBundle
 import FieldTestKit
 import Testing
 
@@ -7,11 +8,21 @@ import Testing
         let o = try AgentOptions.parse([
             "--backend", "linux", "--proc-root", "/tmp/p", "--interval", "0.5", "--duration", "10", "--spool", "/s",
             "--bundle-seconds", "60", "--bundle-bytes", "2M", "--spool-max-bytes", "1G", "--pid", "12", "--pid=34",
-            "--match", "^leak-", "--device-id", "board-7", "--deep-every", "5",
+            "--match", "^leak-", "--device-id", "board-7", "--deep-every", "5", "--fsync", "sample",
         ])
         #expect(o.backend == "linux" && o.procRoot == "/tmp/p" && o.interval == 0.5 && o.duration == 10)
         #expect(o.spool == "/s" && o.bundleSeconds == 60 && o.bundleBytes == 2 << 20 && o.spoolMaxBytes == 1 << 30)
         #expect(o.pids == [12, 34] && o.match == "^leak-" && o.deviceID == "board-7" && o.deepEvery == 5)
+        #expect(o.fsync == .sample)
+    }
+
+    @Test func fsyncDefaultsToCloseAndTakesEachPolicy() throws {
+        #expect(try AgentOptions.parse([]).fsync == .close)
+        for p in FsyncPolicy.allCases { #expect(try AgentOptions.parse(["--fsync=\(p.rawValue)"]).fsync == p) }
+        let t = try FixtureTree(["agent.conf": "fsync = never\n"])
+        defer { t.remove() }
+        #expect(try AgentOptions.parse(["--config", t.root + "/agent.conf"]).fsync == .never)
+        #expect(try AgentOptions.parse(["--config", t.root + "/agent.conf", "--fsync", "sample"]).fsync == .sample)
     }
 
     @Test func configFileGivesTheSameSettingsAndFlagsWin() throws {
@@ -37,6 +48,7 @@ import Testing
         (["--pid", "x"], "process id"), (["--match", "("], "regular expression"), (["--bundle-bytes", "0"], "positive size"),
         (["--device-id", "a/b"], "device id"), (["--backend", "qnx"], "auto or one of sylixos, linux"), (["extra"], "unexpected"),
         (["--config", "/nonexistent.conf"], "cannot read config file"),
+        (["--fsync", "always"], "never, close or sample"),
         // Numbers that once trapped on the way to nanoseconds (a fault campaign's finding) are usage errors.
         (["--interval", "1e11"], "from 0 to 315360000"), (["--duration", "1e11"], "from 0 to 315360000"),
         (["--bundle-seconds", "1e11"], "from 0 to 315360000"), (["--interval", "nan"], "number of seconds"),
@@ -70,7 +82,7 @@ import Testing
             _ = try AgentOptions.parse(["--help"])
         } catch {
             #expect(error.isHelp)
-            #expect(error.message.contains("--spool-max-bytes"))
+            #expect(error.message.contains("--spool-max-bytes") && error.message.contains("--fsync never|close|sample"))
         }
     }
 }

@@ -112,6 +112,41 @@ func spoolFiles(_ dir: String) throws -> [String] {
         _ = w
     }
 
+    /// A power cut after a bundle's close synced it but before its rename reached the disk (ext4 commits the file's
+    /// creation with its fsync, the rename later) leaves the complete bundle under its `.open` name. Recovery copied
+    /// its end record and then wrote its own, and a bundle with two end records is damaged for every reader (a
+    /// finding of the power-cut harness, tools/powercut).
+    @Test func aClosedBundleLeftUnderItsOpenNameRecoversIntact() throws {
+        let t = try FixtureTree([:])
+        defer { t.remove() }
+        let spool = try Spool(directory: t.root, deviceID: "d")
+        let final = t.root + "/d-20260101T000000.000Z-0000.zst"
+        let w = try BundleWriter(path: final, header: header())
+        let uptime = FileCapture(path: "/proc/uptime", bytes: [0x31])
+        try w.append(Sample(sequence: 0, wallNanos: 0, monoNanos: 0, files: [uptime]))
+        try w.close(reason: "rotation", wallNanos: 1, monoNanos: 1)
+        #expect(rename(final, final + ".open") == 0)
+        let log = spool.recoverLeftovers()
+        #expect(log.contains { $0.contains("recovered d-20260101T000000.000Z-0000.zst: 1 samples") }, "\(log)")
+        let reader = try BundleReader(path: final)
+        var types: [RecordType] = []
+        while let r = reader.next() { types.append(r.type) }
+        #expect(reader.damage == nil && reader.isComplete, "\(String(describing: reader.damage))")
+        #expect(types == [.header, .sample, .end])
+        #expect(try spoolFiles(t.root) == [(final as NSString).lastPathComponent])
+    }
+
+    /// A save of the pending losses cut short leaves `pending-losses.partial`, which the next start removes (the
+    /// committed `pending-losses` is whole).
+    @Test func aPartialPendingLossesFileIsRemovedAtStart() throws {
+        let t = try FixtureTree(["pending-losses": "spool-quota 1 a.zst\n", "pending-losses.partial": "spool-quo"])
+        defer { t.remove() }
+        let spool = try Spool(directory: t.root, deviceID: "d")
+        _ = spool.recoverLeftovers()
+        #expect(try spoolFiles(t.root) == ["pending-losses"])
+        #expect(spool.takePendingLosses().map(\.names) == [["a.zst"]])
+    }
+
     /// Samples in the bundle at `path`, read to its end or its damage.
     func sampleCount(_ path: String) throws -> Int {
         let r = try BundleReader(path: path)
