@@ -10,7 +10,8 @@ let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingL
 
 func fuzzTarget(_ name: String, _ products: [String]) -> Target {
     .executableTarget(
-        name: name, dependencies: ["FuzzSupport"] + products.map { .product(name: $0, package: root) }, path: "Sources/\(name)")
+        name: name, dependencies: ["FuzzSupport"] + products.map { .product(name: $0, package: root) },
+        path: "Sources/\(name)")
 }
 
 let package = Package(

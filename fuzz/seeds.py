@@ -308,7 +308,8 @@ def from_live(out, agent):
         live_procfs(out, pids)
         # The live /proc for two processes; then a small copy of it (one process, a dozen slab caches) whose
         # bundle is a few kB, the size that fuzzes fast.
-        linux = run_agent(agent, os.path.join(work, "linux"), "--duration", "1.2", "--pid", "1", "--pid", str(sleeper.pid))
+        linux = run_agent(agent, os.path.join(work, "linux"), "--duration", "1.2",
+                          "--pid", "1", "--pid", str(sleeper.pid))
         from_bundles(out, linux, "linux", lambda p: not p.startswith(("/proc/vmstat", "/proc/pressure/")))
         tree = os.path.join(work, "linux-root")
         mirror("/proc", sleeper.pid, tree)

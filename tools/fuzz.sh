@@ -82,6 +82,11 @@ prometheus_seeds() {
   return 0
 }
 
+# How many findings a target's output directory holds.
+findings() {
+  find "$1" -maxdepth 1 \( -name 'crash-*' -o -name 'timeout-*' -o -name 'leak-*' -o -name 'oom-*' \) | wc -l
+}
+
 fuzz_one() {
   local target="$1" seconds="$2"
   shift 2
@@ -95,7 +100,7 @@ fuzz_one() {
       ;;
   esac
   local before
-  before=$(find "$dir" -maxdepth 1 \( -name 'crash-*' -o -name 'timeout-*' -o -name 'leak-*' -o -name 'oom-*' \) | wc -l)
+  before=$(findings "$dir")
   echo "fuzz: $target for ${seconds}s on ${corpora[*]}" >&2
   local flags=()
   [ -f "fuzz/dict/$target.dict" ] && flags+=("-dict=fuzz/dict/$target.dict")
@@ -103,7 +108,7 @@ fuzz_one() {
   "$FUZZ_BIN/fuzz$target" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len="$(max_len "$target")" \
     -print_final_stats=1 -artifact_prefix="$dir/" "${flags[@]}" "$@" "${corpora[@]}" >"$dir/log" 2>&1 || rc=$?
   local after
-  after=$(find "$dir" -maxdepth 1 \( -name 'crash-*' -o -name 'timeout-*' -o -name 'leak-*' -o -name 'oom-*' \) | wc -l)
+  after=$(findings "$dir")
   local execs speed cov rss
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$dir/log" | tail -1)
   speed=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$dir/log" | tail -1)
@@ -113,7 +118,8 @@ fuzz_one() {
     "$target" "${execs:-?}" "${speed:-?}" "${cov:-cov: ?}" "${rss:-?}" "$((after - before))"
   if [ "$rc" -ne 0 ] || [ "$after" -gt "$before" ]; then
     echo "fuzz: $target FINDING (libFuzzer exit $rc); log: $dir/log" >&2
-    grep -E 'fuzz check failed|ERROR: (AddressSanitizer|LeakSanitizer|libFuzzer)|SUMMARY|Test unit written' "$dir/log" >&2 || true
+    grep -E 'fuzz check failed|ERROR: (AddressSanitizer|LeakSanitizer|libFuzzer)|SUMMARY|Test unit written' \
+      "$dir/log" >&2 || true
     grep -E '^ *#[0-9]+ 0x' "$dir/log" | grep -v -E 'libFuzzer|compiler-rt|fuzzer::' | head -12 >&2 || true
     return 1
   fi

@@ -56,7 +56,8 @@ import Testing
         let payload: [UInt8] = [0xA2, 0x62, 0xC3, 0xA9, 0x01, 0x63, 0x65, 0xCC, 0x81, 0x02]
         let r = RawRecord(index: 0, offset: 8, type: .stats, payload: payload)
         // Compared as bytes: String's == would call the two spellings equal.
-        let expected = "{\"record\":0,\"offset\":8,\"type\":\"stats\",\"length\":10,\"payload\":{\"\u{E9}\":1,\"e\u{301}\":2}}\n"
+        let expected = "{\"record\":0,\"offset\":8,\"type\":\"stats\",\"length\":10,"
+            + "\"payload\":{\"\u{E9}\":1,\"e\u{301}\":2}}\n"
         #expect(general(r) == Array(expected.utf8), "\(String(decoding: general(r), as: UTF8.self))")
         var out: [UInt8] = []
         #expect(JSONLines.appendRecordLine(r, to: &out))

@@ -20,10 +20,14 @@ public func fuzzOne(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
     }
     Fuzz.check(reader.next() == nil, "a record after the reader stopped")
     Fuzz.check(reader.recordCount == count, "recordCount \(reader.recordCount) after \(count) records")
-    Fuzz.check(reader.isComplete != (reader.damage != nil), "complete \(reader.isComplete) with damage \(String(describing: reader.damage))")
+    Fuzz.check(
+        reader.isComplete != (reader.damage != nil),
+        "complete \(reader.isComplete) with damage \(String(describing: reader.damage))")
     if let d = reader.damage {
         Fuzz.check(d.records == count, "damage says \(d.records) intact records, \(count) were delivered")
-        Fuzz.check(d.compressedOffset <= UInt64(bytes.count), "damage at compressed byte \(d.compressedOffset) of \(bytes.count)")
+        Fuzz.check(
+            d.compressedOffset <= UInt64(bytes.count),
+            "damage at compressed byte \(d.compressedOffset) of \(bytes.count)")
     }
     return 0
 }

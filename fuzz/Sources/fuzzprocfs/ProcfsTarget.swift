@@ -12,7 +12,9 @@ let parsers: [(name: String, parse: @Sendable ([UInt8]) -> Void)] = [
     ("linux/stat", { b in
         let full = StatParser.parse(b)
         let fast = StatParser.essentials(b)
-        Fuzz.check((full == nil) == (fast == nil), "stat: parse \(String(describing: full)) essentials \(String(describing: fast))")
+        Fuzz.check(
+            (full == nil) == (fast == nil),
+            "stat: parse \(String(describing: full)) essentials \(String(describing: fast))")
         if let full, let fast {
             Fuzz.check(
                 fast.comm == full.comm && fast.threads == full.threads && fast.startTicks == full.startTicks

@@ -43,7 +43,9 @@ public func fuzzOne(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
         var direct: [UInt8] = []
         if JSONLines.appendRecordLine(record, to: &direct) {
             let tree = Array((JSONLines.recordLine(record) + "\n").utf8)
-            Fuzz.check(direct == tree, "JSON line direct \(String(decoding: direct, as: UTF8.self)) tree \(String(decoding: tree, as: UTF8.self))")
+            Fuzz.check(
+                direct == tree,
+                "JSON line direct \(String(decoding: direct, as: UTF8.self)) tree \(String(decoding: tree, as: UTF8.self))")
         }
         var resolver = JSONLines.Resolver()
         _ = resolver.payload(record)
