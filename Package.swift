@@ -10,6 +10,10 @@ let package = Package(
         .executable(name: "fieldagent", targets: ["fieldagent"]),
         .executable(name: "fieldctl", targets: ["fieldctl"]),
         .library(name: "FieldBundle", targets: ["FieldBundle"]),
+        // For packages built beside this one (fuzz/: the fuzz targets), which can only depend on products.
+        .library(name: "FieldModel", targets: ["FieldModel"]),
+        .library(name: "FieldBackends", targets: ["FieldBackends", "FieldLinux", "FieldSylixOS"]),
+        .library(name: "FieldAnalysis", targets: ["FieldAnalysis"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),

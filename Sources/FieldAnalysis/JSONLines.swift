@@ -129,19 +129,26 @@ public enum JSONLines {
             }
             s += "]"
         case .map(let pairs):
-            // Keep first positions, last values: what a dictionary-based decoder produces.
-            var order: [String] = []
-            var values: [String: CBORValue] = [:]
+            // Keep first positions, last values: what a dictionary-based decoder produces. Keys are told apart by
+            // their bytes, as Python's dictionary and the direct path do: Swift's String equality would merge
+            // canonically equivalent keys ("é" precomposed and "e" + U+0301), printing one key where they print two.
+            var order: [(key: String, value: CBORValue)] = []
+            var position: [[UInt8]: Int] = [:]
             for (k, val) in pairs {
                 let key = k.string ?? ""
-                if values.updateValue(val, forKey: key) == nil { order.append(key) }
+                if let i = position[Array(key.utf8)] {
+                    order[i].value = val
+                } else {
+                    position[Array(key.utf8)] = order.count
+                    order.append((key, val))
+                }
             }
             s += "{"
-            for (i, key) in order.enumerated() {
+            for (i, entry) in order.enumerated() {
                 if i > 0 { s += "," }
-                appendString(key, to: &s)
+                appendString(entry.key, to: &s)
                 s += ":"
-                append(values[key]!, to: &s)
+                append(entry.value, to: &s)
             }
             s += "}"
         case .tagged(_, let inner): append(inner, to: &s)

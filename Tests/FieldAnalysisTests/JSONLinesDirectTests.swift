@@ -50,6 +50,20 @@ import Testing
         }
     }
 
+    /// Keys that are different bytes but equal Swift strings ("é" precomposed, and "e" with a combining accent) are
+    /// two keys on both paths, as in the Python decoder's dictionary (a fuzzing finding: the tree path merged them).
+    @Test func canonicallyEquivalentKeysStayTwoKeys() {
+        let payload: [UInt8] = [0xA2, 0x62, 0xC3, 0xA9, 0x01, 0x63, 0x65, 0xCC, 0x81, 0x02]
+        let r = RawRecord(index: 0, offset: 8, type: .stats, payload: payload)
+        // Compared as bytes: String's == would call the two spellings equal.
+        let expected = "{\"record\":0,\"offset\":8,\"type\":\"stats\",\"length\":10,"
+            + "\"payload\":{\"\u{E9}\":1,\"e\u{301}\":2}}\n"
+        #expect(general(r) == Array(expected.utf8), "\(String(decoding: general(r), as: UTF8.self))")
+        var out: [UInt8] = []
+        #expect(JSONLines.appendRecordLine(r, to: &out))
+        #expect(out == general(r))
+    }
+
     /// Damaged payloads: whenever the direct path prints, it prints the general text.
     @Test func damagedPayloadsPrintTheSameText() {
         var state: UInt64 = 9
