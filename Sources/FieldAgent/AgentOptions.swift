@@ -31,7 +31,7 @@ public struct AgentOptions: Sendable {
     public var deviceID: String?
     /// Deep files are read at least every this many intervals.
     public var deepEvery: UInt32 = 10
-    /// When bundle data is synced to stable storage (docs/reliability-power.md): what a power cut may cost.
+    /// When bundle data is synced to stable storage (docs/reliability.md, "Power loss"): what a power cut may cost.
     public var fsync: FsyncPolicy = .close
     /// Collector base URL (`http://host:port` or `https://...`); nil keeps bundles in the spool.
     public var upload: String?

@@ -194,7 +194,8 @@ struct Spool {
         // device allocate a 128 MiB window.
         // 2^21 is what agents before format 1.1 wrote with: a device upgraded between two runs still recovers.
         let written = WriterOptions()
-        let limits = ReadLimits(maxRecordBytes: written.maxRecordBytes, maxWindowLog: max(written.windowLog, 21))
+        // No expansion ratio: this is the agent's own bundle, and a limit would cut its recovery short.
+        let limits = ReadLimits(maxRecordBytes: written.maxRecordBytes, maxExpansion: nil, maxWindowLog: max(written.windowLog, 21))
         do { reader = try BundleReader(path: crashed, limits: limits) } catch { return "cannot read \(crashed): \(error.message)" }
         guard let first = reader.next(), first.type == .header else {
             unlink(crashed)

@@ -363,8 +363,10 @@ public struct Collector: HTTPResponder {
     > {
         let allowed = stream.bytes(forUploadOf: received)
         return await Self.blocking {
+            // The collector's own expansion rule (allowed), not the reader's default ratio on top of it.
             switch Store.inspect(
-                path: file.temporaryPath, device: device, sha256: sha256, limits: ReadLimits(maxStreamBytes: allowed))
+                path: file.temporaryPath, device: device, sha256: sha256,
+                limits: ReadLimits(maxStreamBytes: allowed, maxExpansion: nil))
             {
             case .success(var entry):
                 entry.name = name

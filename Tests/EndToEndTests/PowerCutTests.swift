@@ -5,7 +5,7 @@ import Testing
 /// (tools/powercut/shim.c, LD_PRELOAD), which logs every write, sync, rename, link and unlink it makes in its
 /// spool; tools/powercut/replay.py then rebuilds what a disk would hold after a cut at many points of the run
 /// (only synced data and synced directory entries, or more of them in the lenient models), runs the agent's
-/// recovery on each, and checks what the agent promises for its --fsync policy (docs/reliability-power.md).
+/// recovery on each, and checks what the agent promises for its --fsync policy (docs/reliability.md, "Power loss").
 @Suite(.serialized) struct PowerCutTests {
     /// Small bundles and a small quota, so that a few seconds rotate bundles and drop some for the quota.
     static let common = [

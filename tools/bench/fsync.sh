@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# What each --fsync policy costs per sample (results: docs/reliability-power.md, "Measured cost").
+# What each --fsync policy costs per sample (results: docs/reliability.md, "Power loss", "Measured cost").
 #
 # The deployable agent (tools/build-agent.sh, Embedded Swift, dynamically linked against glibc) samples this
 # machine's /proc with the default settings under the power-cut shim (tools/powercut/shim.c), which times every

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Power-cut replayer: rebuilds what a disk would hold after a power cut at many points of a traced agent run, runs
-the real agent's recovery on each, and checks what the agent promises (docs/reliability-power.md).
+the real agent's recovery on each, and checks what the agent promises (docs/reliability.md, "Power loss").
 
 Input: the log written by tools/powercut/shim.c (LD_PRELOAD) during the run, and a copy of the watched tree taken
 before the run (taken as durable: it was there before the run began).
@@ -578,7 +578,7 @@ def check(spool, promised, written, named_lost, policy, media=None):
         if len(found) > 1:
             problems.append("sample %s is in copies %s" % (sid, ", ".join(n for n, _ in found)))
     # A loss record goes with its bundle when that bundle is dropped in turn, and that drop is recorded: a bundle
-    # named by the record of a bundle that is itself recorded as lost counts as recorded (docs/reliability-power.md).
+    # named by the record of a bundle that is itself recorded as lost counts as recorded (docs/reliability.md, "Power loss").
     todo = list(lost)
     while todo:
         for n in named_lost.get(todo.pop(), ()):

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Power-cut check by hand: traces one agent run under the shim and replays cuts at many points of it
-# (tools/powercut/replay.py; docs/reliability-power.md). The end-to-end test Tests/EndToEndTests/PowerCutTests.swift
+# (tools/powercut/replay.py; docs/reliability.md, "Power loss"). The end-to-end test Tests/EndToEndTests/PowerCutTests.swift
 # does the same for each policy.
 #
 #   tools/powercut/run.sh POLICY [SECONDS] [POINTS]     POLICY: never, close or sample

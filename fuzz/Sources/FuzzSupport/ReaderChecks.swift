@@ -35,11 +35,9 @@ public enum ReaderChecks {
         return records
     }
 
-    /// Whether a damaged input must deliver every record its cut-short form delivers. Not yet: when zstd fails on a
-    /// later block in the same call that decoded an earlier one, the reader drops that call's output, records and
-    /// all (fuzz/findings/bundle/damaged-record-lost, being fixed apart). Until then a damaged input's records are
-    /// only checked to agree with the cut-short form's as far as both go.
-    public static let damagedKeepsEveryEarlierRecord = false
+    /// Whether a damaged input must deliver every record its cut-short form delivers. On since the reader decodes
+    /// a failed stretch again unit by unit (corpus: bundle/regression-damaged-record-lost, which it once lost).
+    public static let damagedKeepsEveryEarlierRecord = true
 
     /// `read` on `bytes`, then on its first `cut` bytes: the second's records must be a prefix of the first's.
     public static func readWhole(_ bytes: [UInt8], andCutAt cut: Int, _ body: (RawRecord) -> Void = { _ in }) {
