@@ -18,6 +18,8 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        // TLS on the collector (HummingbirdTLS is built on it; named here for its TLSVersion and certificate types).
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.2"),
     ],
     targets: [
         // C libraries.
@@ -64,15 +66,19 @@ let package = Package(
         .target(
             name: "FieldAnalysis",
             // No backend module directly: analysis reads observations, from whichever backend the registry names.
-            dependencies: ["FieldModel", "FieldBundle", "FieldBackends"],
+            dependencies: ["FieldModel", "FieldBundle", "FieldBackends", "CZstd"],
             path: "Sources/FieldAnalysis"
         ),
+        // Host side: S3 requests for the collector's object store, signed by libcurl (apt libcurl4-openssl-dev).
+        .target(name: "CFieldS3", path: "Sources/CFieldS3", linkerSettings: [.linkedLibrary("curl")]),
         .target(
             name: "FieldCollector",
             dependencies: [
-                "FieldBundle", .product(name: "Hummingbird", package: "hummingbird"),
+                "FieldBundle", "CFieldS3", "FieldAnalysis", .product(name: "Hummingbird", package: "hummingbird"),
                 // The HTTP/1 channel's configuration, where the connection guard goes in.
                 .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ],
             path: "Sources/FieldCollector"
         ),
@@ -111,7 +117,7 @@ let package = Package(
         .testTarget(
             name: "EndToEndTests",
             // The executables are dependencies so that `swift test` builds them before running these tests.
-            dependencies: ["FieldBundle", "FieldModel", "FieldTestKit", "fieldctl", "fieldagent", "fieldbench"],
+            dependencies: ["FieldBundle", "FieldModel", "FieldTestKit", "fieldctl", "fieldagent", "fieldbench", "fieldsoak"],
             path: "Tests/EndToEndTests"
         ),
     ]

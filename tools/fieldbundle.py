@@ -234,6 +234,15 @@ class Stream:
         self.pos += len(data)
         return b"".join(outs)
 
+    def fill(self, buf, n):
+        """Extends `buf` from the stream until it holds `n` bytes; False when the stream ends first."""
+        while len(buf) < n:
+            chunk = self.more()
+            if not chunk:
+                return False
+            buf.extend(chunk)
+        return True
+
     def more(self):
         """Returns the next decompressed bytes, b"" at the end of input, None after an error."""
         while True:
@@ -344,12 +353,7 @@ def decode_bundle(path, emit, resolve=False):
                 header_printed[0] = True
 
         def fill(n):
-            while len(buf) < n:
-                chunk = stream.more()
-                if not chunk:
-                    return False
-                buf.extend(chunk)
-            return True
+            return stream.fill(buf, n)
 
         def short(needed):
             if stream.error:

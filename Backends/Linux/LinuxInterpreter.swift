@@ -261,7 +261,7 @@ public final class LinuxInterpreter: SampleInterpreter {
             if !files.comms.isEmpty {
                 var names: [String: UInt64] = [:]
                 for c in files.comms { names[CommParser.parse(c) ?? "?", default: 0] += 1 }
-                p.threadNames = names.map { NamedAmount($0.key, $0.value) }
+                p.threadNames = names.sorted { $0.key < $1.key }.map { NamedAmount($0.key, $0.value) }  // by name: the same each run
             }
             if let bytes = files.limits, !Self.same(mem.limitsBytes, bytes) {
                 let l = LimitsParser.parse(bytes)

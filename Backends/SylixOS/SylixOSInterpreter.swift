@@ -75,7 +75,7 @@ public final class SylixOSInterpreter: SampleInterpreter {
                 p.threads = files.threads.count
                 var counts: [String: UInt64] = [:]
                 for n in files.threads { counts[n, default: 0] += 1 }
-                p.threadNames = counts.map { NamedAmount($0.key, $0.value) }
+                p.threadNames = counts.sorted { $0.key < $1.key }.map { NamedAmount($0.key, $0.value) }  // by name: the same each run
             }
             obs.processes.append(p)
         }

@@ -63,10 +63,13 @@ public enum AgentCommand {
 }
 
 /// Writes a line to standard error.
-func printError(_ s: String) {
+func printError(_ s: String) { writeLine(2, s) }
+
+/// Writes a line to a descriptor in one write(2).
+func writeLine(_ fd: Int32, _ s: String) {
     var line = Array(s.utf8)
     line.append(0x0A)
-    _ = line.withUnsafeBytes { write(2, $0.baseAddress!, $0.count) }
+    _ = line.withUnsafeBytes { write(fd, $0.baseAddress!, $0.count) }
 }
 
 /// The agent's own cost, as the OS reports it.

@@ -41,6 +41,9 @@ public struct AgentOptions: Sendable {
     public var caFile: String?
     /// Directory on a mounted medium to copy closed bundles into (`DIR/<device-id>/`).
     public var copyTo: String?
+    /// File to append a line to as each sample begins (`begin SEQ MONO_NS`): for fault-injection runs, which
+    /// must know how many samples a kill interrupted, and for seeing where a stuck agent stopped.
+    public var traceSamples: String?
     /// Seconds to wait for a connection to the collector.
     public var connectTimeout = 10.0
     /// Seconds an upload may make no progress before it is abandoned.
@@ -95,6 +98,8 @@ public struct AgentOptions: Sendable {
           --retry-max SECONDS           longest wait between delivery attempts (default: 300)
           --final-upload-seconds N      on SIGTERM/SIGINT, try to deliver closed bundles for at most N seconds
                                         before exiting (default: 5)
+          --trace-samples FILE          append "begin SEQ MONO_NS" to FILE as each sample begins (one write per
+                                        sample; for fault-injection tests and for seeing where an agent stuck)
           --config FILE                 read the same settings from FILE: one per line, "name value" or
                                         "name = value", names without the dashes, # starts a comment
           --help                        show this text
@@ -235,6 +240,7 @@ public struct AgentOptions: Sendable {
         case "token-file": tokenFile = v
         case "ca-file": caFile = v
         case "copy-to": copyTo = v
+        case "trace-samples": traceSamples = v
         case "connect-timeout", "stall-timeout", "retry-min", "retry-max", "final-upload-seconds":
             let d = try number()
             guard d > 0 || name == "final-upload-seconds" else { throw AgentError("\(source) must be more than 0") }

@@ -37,10 +37,16 @@ struct Sampler {
     private var maxSampleNanos: UInt64 = 0
     private var droppedBytes: UInt64 = 0
     private var lastError = ""
+    /// The last run of unwritten samples this agent named (`noteUnwritten`), the only one it may extend.
+    private var lastUnwritten: String?
+    /// The last reason `pending-losses` could not be written, logged once while it repeats.
+    private var lastKeepFailure = ""
     /// The previous sample, alive until the next one is written. Each sample allocates hundreds of buffers and
     /// frees them all at once; musl's allocator then unmapped the emptied groups and mapped them again at the next
     /// sample (about 70 mmap/munmap pairs per sample here). Holding one sample keeps its groups in use.
     private var previousSample: Sample?
+    /// `--trace-samples`: the descriptor lines go to, or -1.
+    private var traceFD: Int32 = -1
     /// Read buffer kept from one sample to the next (ProcFS.readFile(_:scratch:)).
     private var readScratch: [UInt8] = []
 
@@ -85,7 +91,8 @@ struct Sampler {
         for line in spool.recoverLeftovers() { printError("fieldagent: \(line)") }
         let kept = spool.takePendingLosses()
         spool.finishRecordedDrops(kept)
-        for loss in kept { noteLoss(reason: loss.reason, names: loss.names, bytes: loss.bytes) }
+        spool.ensureReserve()
+        for loss in kept { noteLoss(reason: loss.reason, names: loss.names, bytes: loss.bytes, unnamed: loss.unnamed) }
         // Follow the kernel log only on the live system: a fixture proc root has no kernel of its own.
         if options.procRoot == "/proc", let path = backend.kernelLog {
             var failure: Int32 = 0
@@ -94,6 +101,13 @@ struct Sampler {
                 printError("fieldagent: not following \(path): \(String(cString: strerror(failure))) (OOM kills and segfaults will not be recorded)")
             }
         }
+        if let path = options.traceSamples {
+            traceFD = field_open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY | O_NONBLOCK, 0o644)
+            if traceFD < 0 {
+                throw AgentError("cannot open \(path) for --trace-samples: \(String(cString: strerror(field_errno())))")
+            }
+        }
+        defer { if traceFD >= 0 { close(traceFD) } }
         AgentCommand.installSignalHandlers()
         if options.upload != nil || options.copyTo != nil {
             let d = Delivery(options: options, spool: spool, link: link)
@@ -107,6 +121,7 @@ struct Sampler {
             let t0 = Clock.monotonicNanos()
             if let s = stopAt, t0 >= s { break }
             if writer == nil { openBundle() }
+            if traceFD >= 0 { trace("begin \(sampleSequence) \(t0)") }
             let sample = capture()
             let took = Clock.monotonicNanos() - t0
             maxSampleNanos = max(maxSampleNanos, took)
@@ -122,11 +137,11 @@ struct Sampler {
                 wallNanos: Clock.wallNanos(), monoNanos: Clock.monotonicNanos(), rssBytes: SelfCost.rssBytes(),
                 cpuUserMicros: cpu.user, cpuSystemMicros: cpu.system, samples: sampleSequence + 1, lastSampleNanos: took,
                 maxSampleNanos: maxSampleNanos, missedIntervals: missedIntervals, droppedBytes: droppedBytes)
-            write { w throws(BundleError) in
-                try w.append(sample)
-                if let e = events { try w.append(e) }
-                try w.append(stats)
-            }
+            // Each record on its own: one whose write fails on a full disk is written again, whole, into the
+            // next bundle once room is made, and only what did not reach a bundle is counted as lost.
+            if !write({ w throws(BundleError) in try w.append(sample) }) { noteUnwritten(sample) }
+            if let e = events { _ = write { w throws(BundleError) in try w.append(e) } }
+            _ = write { w throws(BundleError) in try w.append(stats) }
             previousSample = sample
             sampleSequence += 1
             let rejected = link.takeRejected()
@@ -151,6 +166,9 @@ struct Sampler {
         // Losses not yet written into a bundle (noteLoss kept them on disk) wait for the next start's first bundle.
     }
 
+    /// One `--trace-samples` line, in one write (O_APPEND: whole lines even if two agents share the file).
+    private func trace(_ line: String) { writeLine(traceFD, line) }
+
     // MARK: Bundles
 
     private mutating func openBundle() {
@@ -169,6 +187,7 @@ struct Sampler {
             let path = spool.freeBundlePath(wallNanos: wall, sequence: bundleSequence)
             let w = try BundleWriter(path: path, header: header, options: settings)
             writer = w
+            lastError = ""
             bundleSequence += 1
             bundleStartMono = mono
             for loss in pendingLosses { try w.append(loss) }
@@ -180,14 +199,54 @@ struct Sampler {
         }
     }
 
-    /// The filesystem is full: the oldest closed bundle goes (the oldest data is dropped first), and the loss is
-    /// recorded like a quota drop, before the file goes (on a full disk that record may only reach memory).
+    /// The filesystem is full: the oldest bundle goes (the oldest data is dropped first), and the loss is recorded
+    /// like a quota drop. On the full disk `pending-losses` usually cannot take the record before the drop: it is
+    /// written again once the drop has made room, and when even that room is too small for it (the record grows
+    /// with every name it carries) the next oldest goes too, until the record fits, at most `extraDrops` more: a
+    /// disk filled by others may hold no room for it whatever goes, and the spool must not be emptied for a record.
+    /// The reserve is made again last.
     private mutating func makeRoom() {
-        guard let oldest = spool.oldestBundle() else { return }
-        droppedBytes += oldest.bytes
-        noteLoss(reason: "disk-full", names: [oldest.name], bytes: oldest.bytes)
-        spool.remove([oldest.name])
-        printError("fieldagent: disk full: dropped \(oldest.name)")
+        guard var victim = spool.oldestBundle() else { return }
+        for _ in 0...Self.extraDrops {
+            droppedBytes += victim.bytes
+            noteLoss(reason: "disk-full", names: [victim.name], bytes: victim.bytes)
+            spool.remove([victim.name])
+            printError("fieldagent: disk full: dropped \(victim.name)")
+            if keepLosses() { break }
+            guard let next = spool.oldestBundle() else { break }
+            victim = next
+        }
+        spool.ensureReserve()
+    }
+
+    /// See `makeRoom`.
+    static let extraDrops = 3
+
+    /// A sample that reached no bundle (the disk stayed full after a drop, or no bundle could be opened): its
+    /// sequence goes into a loss record of reason `samples-not-written`, runs of them as one name,
+    /// `seq A-B at TIME` (TIME: the first one's wall clock, as in bundle names).
+    private mutating func noteUnwritten(_ sample: Sample) {
+        let reason = Self.unwritten
+        let seq = sample.sequence
+        // Only a run this agent started extends: the names of an earlier run (kept or carried) may end at any seq.
+        if let i = pendingLosses.firstIndex(where: { $0.reason == reason }), let last = pendingLosses[i].names.last,
+            last == lastUnwritten
+        {
+            let f = last.split(separator: " ")
+            let ends = f.count == 4 ? f[1].split(separator: "-").compactMap { UInt64($0) } : []
+            if ends.count == 2, ends[1] &+ 1 == seq {
+                let name = "seq \(ends[0])-\(seq) at \(f[3])"
+                pendingLosses[i].names[pendingLosses[i].names.count - 1] = name
+                lastUnwritten = name
+                if !keepLosses() { makeRoom() }
+                return
+            }
+        }
+        let name = "seq \(seq)-\(seq) at \(Spool.timestamp(sample.wallNanos))"
+        lastUnwritten = name
+        noteLoss(reason: reason, names: [name], bytes: 0)
+        // A record that only memory holds is lost by the next kill: room for it is made as for a bundle.
+        if !keepLosses() { makeRoom() }
     }
 
     /// The open bundle is gone (its writing failed): the losses it recorded are recorded again in the next one,
@@ -229,52 +288,118 @@ struct Sampler {
         guard !dropped.names.isEmpty else { return }
         droppedBytes += dropped.bytes
         // The record first, durably; then the files. A stop in between finishes the drop at the next start.
+        carryLosses(of: dropped.names)
         noteLoss(reason: "spool-quota", names: dropped.names, bytes: dropped.bytes)
         spool.remove(dropped.names)
         printError("fieldagent: spool over \(options.spoolMaxBytes) bytes: dropped \(dropped.names.joined(separator: ", "))")
     }
 
-    /// Adds to the loss report of that reason that the next bundle starts with.
-    private mutating func noteLoss(reason: String, names: [String], bytes: UInt64) {
-        guard let i = pendingLosses.firstIndex(where: { $0.reason == reason }) else {
+    /// The records of earlier losses that the bundles about to be dropped for the quota hold are recorded again, in
+    /// the next bundle: otherwise a bundle dropped after the one that recorded its loss would leave no trace. Not on
+    /// a full disk (`makeRoom`): there the record must stay small enough to be written at all (carried, it outgrew
+    /// the room a drop makes, and the fault harness counted hundreds of drops on record nowhere). Names already
+    /// waiting are not added twice. Per reason at most `carriedNames` names are kept, the newest; the count of
+    /// bundles still includes the older ones.
+    private mutating func carryLosses(of victims: [String]) {
+        for v in victims {
+            for l in spool.lossRecords(in: v) {
+                let waiting = Set(pendingLosses.first { $0.reason == l.reason }?.names ?? [])
+                let fresh = l.names.filter { !waiting.contains($0) && !victims.contains($0) }
+                let unnamed = l.bundles > UInt64(l.names.count) ? l.bundles - UInt64(l.names.count) : 0
+                guard !fresh.isEmpty || unnamed > 0 else { continue }
+                let share = l.names.isEmpty ? l.bytes : l.bytes / UInt64(l.names.count) * UInt64(fresh.count)
+                noteLoss(reason: l.reason, names: fresh, bytes: share, unnamed: unnamed)
+            }
+        }
+    }
+
+    /// See `carryLosses`: bounds the names a loss record carries forward under lasting quota pressure. Small, so
+    /// that `pending-losses` (about 50 bytes a name) fits in the spool's reserve on a full disk.
+    static let carriedNames = 128
+
+    /// The loss reason of samples that reached no bundle (docs/bundle-format.md, "Loss").
+    static let unwritten = "samples-not-written"
+
+    /// Adds to the loss report of that reason that the next bundle starts with. `unnamed`: bundles a carried
+    /// record counted beyond the names it still had (see `carryLosses`); the report keeps the largest such count,
+    /// as every record carries all those before it.
+    private mutating func noteLoss(reason: String, names: [String], bytes: UInt64, unnamed: UInt64 = 0) {
+        let i: Int
+        if let at = pendingLosses.firstIndex(where: { $0.reason == reason }) {
+            i = at
+        } else {
             pendingLosses.append(
                 LossReport(
-                    wallNanos: Clock.wallNanos(), monoNanos: Clock.monotonicNanos(), reason: reason, bundles: UInt64(names.count),
-                    bytes: bytes, names: names))
-            keepLosses()
-            return
+                    wallNanos: Clock.wallNanos(), monoNanos: Clock.monotonicNanos(), reason: reason, bundles: 0, bytes: 0,
+                    names: []))
+            i = pendingLosses.count - 1
         }
-        pendingLosses[i].bundles &+= UInt64(names.count)
-        // Saturating: the byte counts may come from a damaged pending-losses file of an earlier run.
-        pendingLosses[i].bytes = pendingLosses[i].bytes.addingReportingOverflow(bytes).overflow ? .max : pendingLosses[i].bytes + bytes
-        pendingLosses[i].names += names
+        var l = pendingLosses[i]
+        // Saturating: the counts may come from a damaged record or pending-losses file.
+        let had = l.bundles > UInt64(l.names.count) ? l.bundles - UInt64(l.names.count) : 0
+        var beyond = max(had, unnamed)
+        l.names += names
+        if l.names.count > Self.carriedNames {
+            let over = l.names.count - Self.carriedNames
+            l.names.removeFirst(over)
+            beyond = beyond.addingReportingOverflow(UInt64(over)).overflow ? .max : beyond + UInt64(over)
+        }
+        // Unwritten samples' names are runs of samples: no bundle was dropped for them.
+        l.bundles = reason == Self.unwritten ? 0 : UInt64(l.names.count).addingReportingOverflow(beyond).overflow ? .max : UInt64(l.names.count) + beyond
+        l.bytes = l.bytes.addingReportingOverflow(bytes).overflow ? .max : l.bytes + bytes
+        pendingLosses[i] = l
         keepLosses()
     }
 
     /// Writes every loss not yet in a closed bundle to the spool's `pending-losses` (synced), or removes the
     /// file when there is none.
-    private func keepLosses() {
+    /// Returns whether they are on disk (or there are none).
+    @discardableResult
+    private mutating func keepLosses() -> Bool {
         let all = lossesInBundle + pendingLosses
-        if all.isEmpty { spool.clearPendingLosses() } else { spool.savePendingLosses(all) }
+        if all.isEmpty {
+            spool.clearPendingLosses()
+        } else if var failure = spool.savePendingLosses(all) {
+            // The disk is full: the reserve makes room for the record, and is made again after the next drop.
+            if spool.releaseReserve() {
+                guard let again = spool.savePendingLosses(all) else {
+                    lastKeepFailure = ""
+                    return true
+                }
+                failure = again
+            }
+            if failure != lastKeepFailure { printError("fieldagent: \(failure)") }
+            lastKeepFailure = failure
+            return false
+        }
+        lastKeepFailure = ""
+        return true
     }
 
-    /// Runs a write; on failure (full disk, I/O error) abandons the bundle, which the next start recovers, and
-    /// counts the sample as dropped. Sampling goes on; the next interval tries a new bundle.
-    private mutating func write(_ body: (BundleWriter) throws(BundleError) -> Void) {
-        guard let w = writer else {
-            droppedBytes += 1
-            return
+    /// Runs a write of one record; on failure (full disk, I/O error) abandons the bundle, which is sealed at once
+    /// or recovered by the next start. On a full disk the oldest bundle is dropped for room and the record written
+    /// again into a new bundle (a record whose write failed is not intact in the old one). Returns whether the
+    /// record reached a bundle; sampling goes on either way.
+    private mutating func write(_ body: (BundleWriter) throws(BundleError) -> Void) -> Bool {
+        var again = true
+        while let w = writer {
+            do {
+                try body(w)
+                return true
+            } catch {
+                report("writing \(w.openPath) failed: \(error.message); starting a new bundle")
+                writer = nil
+                forgetBundleLosses()
+                let full = error.errno == ENOSPC
+                if full { makeRoom() }
+                seal(w)
+                guard full, again else { break }
+                again = false
+                openBundle()
+            }
         }
-        do {
-            try body(w)
-        } catch {
-            report("writing \(w.openPath) failed: \(error.message); starting a new bundle")
-            writer = nil
-            forgetBundleLosses()
-            droppedBytes += 1
-            if error.errno == ENOSPC { makeRoom() }
-            seal(w)
-        }
+        droppedBytes += 1
+        return false
     }
 
     /// A bundle whose writing failed is closed now, as recovery at the next start would close it: left `.open`
@@ -287,9 +412,12 @@ struct Sampler {
         for line in spool.recoverCrashed() { report(line) }
     }
 
-    private mutating func report(_ message: String) {
-        if message != lastError { printError("fieldagent: \(message)") }
-        lastError = message
+    /// Logs a failure once for as long as it repeats: `key` names the failure where the message changes at
+    /// each try (a new bundle name every interval while the disk is full). A bundle that opens ends the run.
+    private mutating func report(_ message: String, key: String? = nil) {
+        let k = key ?? message
+        if k != lastError { printError("fieldagent: \(message)") }
+        lastError = k
     }
 
     // MARK: Capture

@@ -3,6 +3,15 @@ import FieldBundle
 import FieldModel
 import FieldSystem
 
+/// Losses of one reason kept in `pending-losses` (`Spool.takePendingLosses`): bundle names, and how many
+/// bundles were counted beyond them.
+struct KeptLoss {
+    var reason: String
+    var bytes: UInt64
+    var names: [String]
+    var unnamed: UInt64
+}
+
 /// The spool directory: bundle names, the size quota, and recovery of bundles a crash left open.
 struct Spool {
     let directory: String
@@ -50,10 +59,34 @@ struct Spool {
     /// The lock file's name in the spool.
     static let lockName = "lock"
 
+    /// Room kept for `pending-losses` on a full disk: `reserve`, a file of `reserveBytes` the agent gives up when
+    /// the record of a loss cannot be written otherwise (the space a drop frees may be taken at once by the
+    /// bundle written next). Outside the quota; made again after each drop for room.
+    static let reserveName = "reserve"
+    static let reserveBytes = 16 << 10
+
+    /// Makes the reserve when it is missing and there is room for it (best effort).
+    func ensureReserve() {
+        let path = directory + "/" + Self.reserveName
+        var st = stat()
+        if stat(path, &st) == 0 && UInt64(st.st_size) == UInt64(Self.reserveBytes) { return }
+        unlink(path)
+        unlink(path + ".partial")  // left by a stop that was cut short
+        do throws(BundleError) {
+            let file = try DurableFile(temporaryPath: path + ".partial")
+            try file.write([UInt8](repeating: 0, count: Self.reserveBytes))
+            try file.commit(as: path, replace: true)
+        } catch {
+            unlink(path + ".partial")
+        }
+    }
+
+    /// Gives the reserve up; whether there was one.
+    func releaseReserve() -> Bool { unlink(directory + "/" + Self.reserveName) == 0 }
+
     /// `DEVICE-YYYYmmddTHHMMSS.mmmZ-NNNN.zst`: names sort by time; the sequence counts bundles within a run.
     func bundlePath(wallNanos: Int64, sequence: UInt64) -> String {
-        let seq = String(sequence)
-        return "\(directory)/\(deviceID)-\(Self.timestamp(wallNanos))-\(String(repeating: "0", count: max(0, 4 - seq.count)) + seq).zst"
+        directory + "/" + BundleName.make(device: deviceID, wallNanos: wallNanos, sequence: sequence)
     }
 
     /// A bundle path that no bundle, open or closed, uses yet: a restart within the same millisecond (or a clock
@@ -121,15 +154,9 @@ struct Spool {
         return (oldest, size(of: directory + "/" + oldest))
     }
 
-    /// Drops the oldest bundle (`oldestBundle`) and says which.
-    func dropOldest() -> (name: String, bytes: UInt64)? {
-        guard let oldest = oldestBundle(), unlink(directory + "/" + oldest.name) == 0 else { return nil }
-        return oldest
-    }
-
     /// Finishes drops that a stop interrupted: a bundle the kept losses (`savePendingLosses`) say was dropped for
     /// the quota or a full disk, but which is still there (the record is written before the files go), goes now.
-    func finishRecordedDrops(_ losses: [(reason: String, bytes: UInt64, names: [String])]) {
+    func finishRecordedDrops(_ losses: [KeptLoss]) {
         for l in losses where l.reason == "spool-quota" || l.reason == "disk-full" {
             remove(l.names.filter { SafeName.isSafe($0) && Self.holdsBundleData($0) })
         }
@@ -187,16 +214,32 @@ struct Spool {
         return recover(crashed, into: final)
     }
 
+    /// The limits the agent reads its own bundles with, not a host's generous defaults: a damaged frame must not
+    /// make a small device allocate a 128 MiB window. 2^21 is what agents before format 1.1 wrote with: a device
+    /// upgraded between two runs still reads them. No expansion ratio: these are the agent's own bundles, and a
+    /// limit would cut their recovery short.
+    static let ownLimits: ReadLimits = {
+        let written = WriterOptions()
+        return ReadLimits(maxRecordBytes: written.maxRecordBytes, maxExpansion: nil, maxWindowLog: max(written.windowLog, 21))
+    }()
+
+    /// The loss records a bundle in the spool starts with (the agent writes them right after the header, before
+    /// any sample), read before the bundle is dropped: their record must not go with it. Nothing when the bundle
+    /// cannot be read.
+    func lossRecords(in name: String) -> [LossReport] {
+        guard let reader = try? BundleReader(path: directory + "/" + name, limits: Self.ownLimits) else { return [] }
+        var out: [LossReport] = []
+        while let r = reader.next() {
+            if r.type == .sample || r.type == .end { break }
+            if r.type == .loss, let l = try? RecordCodec.decodeLoss(r.payload) { out.append(l) }
+        }
+        return out
+    }
+
     private func recover(_ crashed: String, into final: String) -> String {
         let name = final.split(separator: "/" as Character).last.map(String.init) ?? final
         let reader: BundleReader
-        // The limits the agent writes with, not a host's generous defaults: a damaged frame must not make a small
-        // device allocate a 128 MiB window.
-        // 2^21 is what agents before format 1.1 wrote with: a device upgraded between two runs still recovers.
-        let written = WriterOptions()
-        // No expansion ratio: this is the agent's own bundle, and a limit would cut its recovery short.
-        let limits = ReadLimits(maxRecordBytes: written.maxRecordBytes, maxExpansion: nil, maxWindowLog: max(written.windowLog, 21))
-        do { reader = try BundleReader(path: crashed, limits: limits) } catch { return "cannot read \(crashed): \(error.message)" }
+        do { reader = try BundleReader(path: crashed, limits: Self.ownLimits) } catch { return "cannot read \(crashed): \(error.message)" }
         guard let first = reader.next(), first.type == .header else {
             unlink(crashed)
             return "removed \(name).open: nothing readable in it (\(reader.damage?.reason ?? "no header"))"
@@ -231,22 +274,28 @@ struct Spool {
 
     /// Keeps losses that no bundle recorded yet on disk, from the moment they happen until a bundle holds them
     /// (`clearPendingLosses`): a kill in between, or a stop before the next bundle, loses no record of them. Best
-    /// effort: the file is small, and if it cannot be written the log already said what was dropped.
-    func savePendingLosses(_ losses: [LossReport]) {
+    /// effort: the file is small, and if it cannot be written the log already said what was dropped. Returns why
+    /// it could not be written, for the log (nil when it was).
+    @discardableResult
+    func savePendingLosses(_ losses: [LossReport]) -> String? {
         var text = ""
         for l in losses {
             let each = l.names.isEmpty ? 0 : l.bytes / UInt64(l.names.count)
             for n in l.names { text += "\(l.reason) \(each) \(n)\n" }
+            // Bundles counted beyond the names kept (a long chain of drops): `reason 0 +N`.
+            if l.bundles > UInt64(l.names.count) { text += "\(l.reason) \(l.names.isEmpty ? l.bytes : 0) +\(l.bundles - UInt64(l.names.count))\n" }
         }
-        guard !text.isEmpty else { return }
+        guard !text.isEmpty else { return nil }
         let temp = pendingLossesPath + ".partial"
         unlink(temp)  // left by a stop that was cut short
         do throws(BundleError) {
             let file = try DurableFile(temporaryPath: temp)
             try file.write(Array(text.utf8))
             try file.commit(as: pendingLossesPath, replace: true)
+            return nil
         } catch {
-            printError("fieldagent: cannot keep the record of dropped bundles for the next start: \(error.message)")
+            unlink(temp)
+            return "cannot keep the record of losses for the next start: \(error.message)"
         }
     }
 
@@ -258,19 +307,21 @@ struct Spool {
 
     /// Reads what `savePendingLosses` kept: (reason, bytes, names) per reason. The file stays until
     /// `clearPendingLosses`.
-    func takePendingLosses() -> [(reason: String, bytes: UInt64, names: [String])] {
+    func takePendingLosses() -> [KeptLoss] {
         let c = ProcFS.readFile(pendingLossesPath, maxBytes: 1 << 20)
         guard c.status == .ok else { return [] }
-        var out: [(reason: String, bytes: UInt64, names: [String])] = []
+        var out: [KeptLoss] = []
         for line in c.bytes.split(separator: 0x0A) {
             let f = line.split(separator: 0x20).map { String(decoding: $0, as: UTF8.self) }
             guard f.count == 3, let bytes = UInt64(f[1]) else { continue }
-            if let i = out.firstIndex(where: { $0.reason == f[0] }) {
-                out[i].bytes = out[i].bytes.addingReportingOverflow(bytes).overflow ? .max : out[i].bytes + bytes
-                out[i].names.append(f[2])
-            } else {
-                out.append((f[0], bytes, [f[2]]))
-            }
+            let unnamed = f[2].hasPrefix("+") ? UInt64(f[2].dropFirst()) : nil
+            if f[2].hasPrefix("+") && unnamed == nil { continue }
+            let i = out.firstIndex { $0.reason == f[0] } ?? {
+                out.append(KeptLoss(reason: f[0], bytes: 0, names: [], unnamed: 0))
+                return out.count - 1
+            }()
+            out[i].bytes = out[i].bytes.addingReportingOverflow(bytes).overflow ? .max : out[i].bytes + bytes
+            if let n = unnamed { out[i].unnamed = max(out[i].unnamed, n) } else { out[i].names.append(f[2]) }
         }
         return out
     }
@@ -285,13 +336,5 @@ struct Spool {
         return stat(path, &st) == 0 ? UInt64(st.st_size) : 0
     }
 
-    static func timestamp(_ wall: Int64) -> String {
-        var t = time_t(clamping: wall / 1_000_000_000)
-        var tmv = tm()
-        gmtime_r(&t, &tmv)
-        func two(_ n: Int32) -> String { n < 10 ? "0\(n)" : "\(n)" }
-        let ms = Int((wall % 1_000_000_000 + 1_000_000_000) % 1_000_000_000 / 1_000_000)
-        let msText = ms < 10 ? "00\(ms)" : ms < 100 ? "0\(ms)" : "\(ms)"
-        return "\(tmv.tm_year + 1900)\(two(tmv.tm_mon + 1))\(two(tmv.tm_mday))T\(two(tmv.tm_hour))\(two(tmv.tm_min))\(two(tmv.tm_sec)).\(msText)Z"
-    }
+    static func timestamp(_ wall: Int64) -> String { BundleName.timestamp(wall) }
 }

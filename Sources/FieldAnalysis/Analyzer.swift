@@ -47,8 +47,13 @@ public struct Analyzer {
             }
             findings += Self.fold(mine, context)
         }
-        findings.sort { ($0.severity, $1.device, $1.pid ?? -1, $1.kind.rawValue) > ($1.severity, $0.device, $0.pid ?? -1, $0.kind.rawValue) }
-        return (findings, quotas)
+        return (Self.ordered(findings), quotas)
+    }
+
+    /// Findings most important first: by severity, then device, process and kind. Analyses of devices apart
+    /// (in parallel), concatenated in device order and put in this order, equal one analysis of them all.
+    public static func ordered(_ findings: [Finding]) -> [Finding] {
+        findings.sorted { ($0.severity, $1.device, $1.pid ?? -1, $1.kind.rawValue) > ($1.severity, $0.device, $0.pid ?? -1, $0.kind.rawValue) }
     }
 
     /// Kinds that name a leak in one process.

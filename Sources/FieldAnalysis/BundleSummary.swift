@@ -24,6 +24,8 @@ public struct BundleSummary: Sendable {
     public var firstSampleWall: Int64?
     /// See `firstSampleWall`.
     public var lastSampleWall: Int64?
+    /// Sampled instants: sample records, less the shares of an instant written in parts (format 1.2) but its last.
+    public var instants = 0
     /// Distinct captured paths.
     public var distinctPaths = 0
     /// File captures by read status.
@@ -68,6 +70,7 @@ public struct BundleSummary: Sendable {
                     // Without a header first, references cannot be resolved; the decoder then reports them.
                     if samples == nil { samples = SampleDecoder(window: 0) }
                     let sample = try samples!.decode(r.payload)
+                    if sample.part?.more != true { s.instants += 1 }
                     if s.firstSampleWall == nil { s.firstSampleWall = sample.wallNanos }
                     s.lastSampleWall = sample.wallNanos
                     for f in sample.files {
@@ -115,6 +118,9 @@ public struct BundleSummary: Sendable {
             lines.append(
                 "              " + name.padding(toLength: 8, withPad: " ", startingAt: 0)
                     + String(t.count).leftPad(7) + Self.bytes(t.bytes).leftPad(13))
+        }
+        if let split = types.first(where: { $0.name == RecordType.sample.name }), split.tally.count != instants {
+            row("instants", "\(instants) sampled instants (large ones written as several sample records)")
         }
         if !statuses.isEmpty {
             let st = ReadStatus.allCases.compactMap { s in statuses[s].map { "\(s.rawValue) \($0)" } }.joined(separator: ", ")

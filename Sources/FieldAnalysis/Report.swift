@@ -34,6 +34,40 @@ public enum Report {
             + "in \(Format.duration(q.etaSeconds!)) (\(Format.duration(q.etaLowSeconds ?? q.etaSeconds!)) to \(high))"
     }
 
+    /// For more than one device, the fleet first: how many have findings, those devices worst first, and the
+    /// earliest exhaustion across the fleet; empty for one device.
+    public static func fleet(findings: [Finding], quotas: [Quota], devices: [DeviceTimeline]) -> String {
+        guard devices.count > 1 else { return "" }
+        let shown = findings.filter { $0.severity > .info }
+        var byDevice: [String: [Finding]] = [:]
+        for f in shown { byDevice[f.device, default: []].append(f) }
+        let critical = byDevice.values.filter { $0.contains { $0.severity == .critical } }.count
+        var lines = [
+            "fleet: \(devices.count) devices, \(byDevice.count) with findings (\(critical) critical, \(byDevice.count - critical) warning only)"
+        ]
+        // Worst first: the most severe finding, then how many, then the device id.
+        let ranked = byDevice.sorted { a, b in
+            let (sa, sb) = (a.value.map(\.severity).max()!, b.value.map(\.severity).max()!)
+            return (sa, a.value.count, b.key) > (sb, b.value.count, a.key)
+        }
+        for (device, mine) in ranked.prefix(20) {
+            let kinds = Array(Set(mine.map(\.kind.rawValue))).sorted()
+            lines.append("  \(mine.map(\.severity).max()!.rawValue.uppercased()) \(device): " + kinds.joined(separator: ", "))
+        }
+        if ranked.count > 20 { lines.append("  and \(ranked.count - 20) more devices with findings") }
+        let timed = quotas.filter { $0.etaSeconds != nil }
+        if let q = timed.min(by: { ($0.etaSeconds!, $0.device) < ($1.etaSeconds!, $1.device) }) {
+            let who = q.pid.map { "pid \($0) (\(q.process ?? "?"))" } ?? "the system"
+            let when = q.etaSeconds == 0
+                ? "exhausted"
+                : "in \(Format.duration(q.etaSeconds!)) (\(Format.duration(q.etaLowSeconds ?? q.etaSeconds!)) to \(q.etaHighSeconds.map(Format.duration) ?? "never"))"
+            lines.append("  earliest exhaustion in the fleet: \(q.resource) of \(who) on \(q.device), \(when)")
+        } else {
+            lines.append("  no evidence that any limit runs out on any device")
+        }
+        return lines.joined(separator: "\n") + "\n\n"
+    }
+
     /// Plain text: per device the verdict, then findings grouped by process with their evidence, then the quotas
     /// that matter, then the agent's own cost. ANSI colours only when `colour` is set (a terminal).
     public static func text(findings: [Finding], quotas: [Quota], devices: [DeviceTimeline], colour: Bool) -> String {

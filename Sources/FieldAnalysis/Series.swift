@@ -5,7 +5,15 @@
 /// (their mean time and mean value), and from then on each new stored point is the mean of as many raw points as
 /// each old one now stands for, so the reservoir stays evenly spread over the whole history however long it
 /// runs. A rank-based trend on the reservoir is the trend of the history at a coarser step.
-public struct Series: Sendable {
+public struct Series: Sendable, Codable {
+    /// One raw point.
+    public struct Point: Sendable, Codable, Equatable {
+        /// Time, seconds.
+        public var t: Double
+        /// Value.
+        public var v: Double
+    }
+
     /// The most points kept (even, at least 16).
     public private(set) var capacity: Int
     /// Stored times, seconds, ascending.
@@ -15,9 +23,9 @@ public struct Series: Sendable {
     /// Raw points seen.
     public private(set) var count = 0
     /// The first raw point (earliest time).
-    public private(set) var first: (t: Double, v: Double)?
+    public private(set) var first: Point?
     /// The last raw point (latest time).
-    public private(set) var last: (t: Double, v: Double)?
+    public private(set) var last: Point?
     /// Smallest raw value.
     public private(set) var minimum = Double.infinity
     /// Largest raw value.
@@ -39,8 +47,8 @@ public struct Series: Sendable {
     public mutating func append(_ t: Double, _ v: Double) {
         guard t.isFinite, v.isFinite else { return }
         count += 1
-        if first == nil || t < first!.t { first = (t, v) }
-        if last == nil || t >= last!.t { last = (t, v) }
+        if first == nil || t < first!.t { first = Point(t: t, v: v) }
+        if last == nil || t >= last!.t { last = Point(t: t, v: v) }
         minimum = min(minimum, v)
         maximum = max(maximum, v)
         if stride > 1 {
@@ -102,7 +110,7 @@ public struct Series: Sendable {
     /// The stored points, plus the last raw point when it is not among them (charts end where the data ends).
     public var points: [(t: Double, v: Double)] {
         var out = Array(zip(times, values)).map { (t: $0.0, v: $0.1) }
-        if let l = last, out.last.map({ $0.t < l.t }) ?? true { out.append(l) }
+        if let l = last, out.last.map({ $0.t < l.t }) ?? true { out.append((l.t, l.v)) }
         return out
     }
 

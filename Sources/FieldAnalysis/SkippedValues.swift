@@ -2,9 +2,9 @@ import FieldModel
 
 /// The captured values of one device that could not be used, tallied by kind (file and field) in bounded memory:
 /// what the reports say was left out.
-public struct SkippedValues: Sendable {
+public struct SkippedValues: Sendable, Codable {
     /// One kind: a file (process and thread ids written `PID`) and a field, how often, and the first example.
-    public struct Kind: Sendable, Encodable, Equatable {
+    public struct Kind: Sendable, Codable, Equatable {
         /// The file, e.g. `/proc/PID/status`.
         public var file: String
         /// The field, e.g. `VmRSS`, or `line` for lines a parser skipped.
@@ -86,11 +86,21 @@ extension SkippedValues {
     /// quota readings with a limit, use or peak that is not a plausible amount, negative counts, a start time that is
     /// not a number.
     static func screened(_ o: SampleObservations, backend: String) -> SampleObservations {
+        // Every sample passes through here: nothing is copied or formatted unless a value is out of range.
+        func fine(_ readings: [QuotaReading]) -> Bool {
+            readings.allSatisfy { plausible($0.limit) && plausible($0.used) && $0.peak.map(plausible) != false }
+        }
+        let processesFine = o.processes.allSatisfy { p in
+            (p.threads ?? 0) >= 0 && (p.descriptors ?? 0) >= 0 && p.startSeconds.map { $0.isFinite } != false
+                && fine(p.quotas)
+        }
+        if processesFine && fine(o.system.quotas) { return o }
         var o = o
         let source = "\(backend) observations"
         func note(_ what: String, _ v: Double) { o.unusable.append(UnusableValue(path: source, field: what, text: "\(v)")) }
         func quotas(_ readings: [QuotaReading], _ scope: String) -> [QuotaReading] {
-            readings.compactMap { q in
+            guard !fine(readings) else { return readings }
+            return readings.compactMap { q in
                 var q = q
                 let name = "\(scope)quota \(q.resource) (\(q.source))"
                 guard plausible(q.limit) else { note(name + " limit", q.limit); return nil }

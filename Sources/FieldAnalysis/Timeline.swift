@@ -3,7 +3,7 @@ import FieldBundle
 import FieldModel
 
 /// A process as analysis knows it: pid plus the OS's start token, so a reused pid is a new process, not a trend.
-public struct ProcessKey: Sendable, Hashable, Comparable, CustomStringConvertible {
+public struct ProcessKey: Sendable, Hashable, Comparable, CustomStringConvertible, Codable {
     /// The process id.
     public var pid: Int32
     /// What tells a reused pid apart (Linux: start time in ticks since boot; 0 when the OS shows none).
@@ -17,7 +17,7 @@ public struct ProcessKey: Sendable, Hashable, Comparable, CustomStringConvertibl
 
 /// Everything seen of one process, summarised as it streams in: bounded series, exact extremes, first and last
 /// thread names. Nothing per sample is kept beyond the series' reservoirs.
-public struct ProcessHistory: Sendable {
+public struct ProcessHistory: Sendable, Codable {
     /// Identity.
     public var key: ProcessKey
     /// Its name, last seen.
@@ -83,7 +83,7 @@ extension ProcessHistory {
 }
 
 /// A limit over time: `{resource, scope, limit, used, peak, source}` for one process or the system.
-public struct QuotaKey: Sendable, Hashable {
+public struct QuotaKey: Sendable, Hashable, Codable {
     /// `thread`, `fd`, `map_count`, an OS pool name...
     public var resource: String
     /// The limit's name.
@@ -93,7 +93,7 @@ public struct QuotaKey: Sendable, Hashable {
 }
 
 /// One limit's history.
-public struct QuotaHistory: Sendable {
+public struct QuotaHistory: Sendable, Codable {
     /// Which.
     public var key: QuotaKey
     /// The process's name, for process quotas.
@@ -119,7 +119,7 @@ public struct QuotaHistory: Sendable {
 /// support a finding (growth in a process that ran under `AnalysisContext.informationalSpanSeconds` and ended is not
 /// reported) and, on a device that starts a process every few seconds, would make memory grow with the soak; and
 /// the oldest of the longer-lived ones beyond `TimelineBuilder.maximumEnded` (see `TimelineBuilder.retire`).
-public struct RetiredProcesses: Sendable {
+public struct RetiredProcesses: Sendable, Codable {
     /// Processes folded in.
     public var count = 0
     /// When the first of them was first seen and the last of them last seen, Unix nanoseconds.
@@ -145,17 +145,62 @@ extension UInt64 {
 /// Bundles a device dropped or had refused, for one reason (the `missing` array of docs/analyze-json.md).
 public struct MissingData: Sendable, Encodable, Equatable {
     public var device: String
-    /// `spool-quota`, `disk-full` or `rejected-by-collector`.
+    /// `spool-quota`, `disk-full`, `rejected-by-collector`, or `samples-not-written` (samples that reached no
+    /// bundle: named `seq A-B at TIME`, counted in `samples`).
     public var reason: String
     public var bundles: UInt64 = 0
     /// Compressed bytes.
     public var bytes: UInt64 = 0
     /// File names of the bundles.
     public var names: [String] = []
+    /// Samples not written (only for `samples-not-written`): the union of the named ranges.
+    public var samples: UInt64?
+
+    /// The loss reason of samples that reached no bundle.
+    public static let unwritten = "samples-not-written"
+
+    /// How many samples the names `seq A-B at TIME` cover, each counted once (one range may be recorded twice,
+    /// or once more grown, when the agent was stopped between a record and the next).
+    static func unwrittenCount(_ names: [String]) -> UInt64 {
+        var byRun: [Substring: [(UInt64, UInt64)]] = [:]
+        for n in names {
+            let f = n.split(separator: " ")
+            guard f.count == 4, f[0] == "seq" else { continue }
+            let ends = f[1].split(separator: "-").compactMap { UInt64($0) }
+            guard ends.count == 2, ends[0] <= ends[1] else { continue }
+            byRun[f[3], default: []].append((ends[0], ends[1]))
+        }
+        var total: UInt64 = 0
+        for ranges in byRun.values {
+            var end: UInt64? = nil
+            for (lo, hi) in ranges.sorted(by: { $0.0 < $1.0 }) {
+                let from = end.map { max(lo, $0 &+ 1) } ?? lo
+                if hi >= from { total = total.addingReportingOverflow(hi - from + 1).overflow ? .max : total + (hi - from + 1) }
+                end = max(end ?? hi, hi)
+            }
+        }
+        return total
+    }
+}
+
+/// A kernel event and when it was logged.
+public struct TimedEvent: Sendable, Codable {
+    /// Unix nanoseconds.
+    public var wallNanos: Int64
+    /// What happened.
+    public var event: ObservedEvent
+}
+
+/// A bundle read into a timeline, and what was wrong with it.
+public struct BundleRead: Sendable, Codable {
+    /// Where it was read from (as given to the reader).
+    public var path: String
+    /// Why reading stopped early, if it did.
+    public var damage: Damage?
 }
 
 /// One device's history, joined across its bundles.
-public struct DeviceTimeline: Sendable {
+public struct DeviceTimeline: Sendable, Codable {
     /// Device id.
     public var device: String
     /// Backend id (from the bundle header).
@@ -179,11 +224,11 @@ public struct DeviceTimeline: Sendable {
     /// Every limit's history: the system's, then each process's.
     public var quotas: [QuotaHistory] { systemQuotas + processes.values.flatMap(\.quotas) }
     /// Kernel events with their time.
-    public var events: [(wallNanos: Int64, event: ObservedEvent)] = []
+    public var events: [TimedEvent] = []
     /// Boot ids in the order seen; more than one means the device rebooted between or within bundles.
     public var boots: [String] = []
     /// Bundles read, and what was wrong with any of them.
-    public var bundles: [(path: String, damage: Damage?)] = []
+    public var bundles: [BundleRead] = []
     /// Sampling interval, nanoseconds.
     public var intervalNanos: UInt64 = 0
     /// Bundles the device dropped (spool quota, full disk) or the collector refused, as its loss records say.
@@ -221,7 +266,14 @@ public struct DeviceTimeline: Sendable {
     public var missing: [MissingData] {
         var byReason: [String: MissingData] = [:]
         var seen = Set<String>()
+        // Bundles a record counts beyond its names: an agent carrying a long chain of drops forward keeps only the
+        // newest names, so those counted are older than its oldest name (names sort by time). Known names older
+        // than that may be among them; what remains is added once, the largest per reason.
+        var beyond: [(reason: String, count: UInt64, before: String)] = []
         for l in losses {
+            if let oldest = l.names.min(), l.bundles > UInt64(l.names.count) {
+                beyond.append((l.reason, l.bundles - UInt64(l.names.count), oldest))
+            }
             var entry = byReason[l.reason] ?? MissingData(device: device, reason: l.reason)
             let fresh = l.names.filter { seen.insert(l.reason + "\u{0}" + $0).inserted }
             guard fresh.count > 0 || l.names.isEmpty else { continue }
@@ -234,12 +286,28 @@ public struct DeviceTimeline: Sendable {
             entry.names += fresh
             byReason[l.reason] = entry
         }
+        var unnamed: [String: UInt64] = [:]
+        for b in beyond where b.reason != MissingData.unwritten {
+            let known = UInt64(byReason[b.reason]?.names.filter { $0 < b.before }.count ?? 0)
+            unnamed[b.reason] = max(unnamed[b.reason] ?? 0, b.count > known ? b.count - known : 0)
+        }
+        for (reason, n) in unnamed { byReason[reason]?.bundles.add(n) }
+        if var e = byReason[MissingData.unwritten] {
+            e.bundles = 0
+            e.samples = MissingData.unwrittenCount(e.names)
+            byReason[MissingData.unwritten] = e
+        }
         return byReason.keys.sorted().map { byReason[$0]! }
     }
 
     /// `missing` for a person: one phrase each, e.g. `3 bundle(s) of 96 KiB dropped on the device (spool-quota)`.
     public var lossSummary: [String] {
         missing.map { m in
+            if let n = m.samples { return "\(n) sample(s) not written on the device (the disk stayed full)" }
+            if m.reason == CaptureLogParser.cutReason { return "\(m.names.count) sample(s) of the imported capture cut short and left out" }
+            if m.reason == CaptureLogParser.rotatedReason {
+                return "\(m.bundles) segment(s) of \(m.bytes / 1024) KiB of the capture rotated out on the device (capture-rotated)"
+            }
             let what = m.reason == "rejected-by-collector"
                 ? "refused by the collector (kept on the device as .rejected)" : "dropped on the device (\(m.reason))"
             return "\(m.bundles) bundle(s) of \(m.bytes / 1024) KiB \(what)"
@@ -296,6 +364,31 @@ public struct TimelineBuilder {
         self.seriesCapacity = seriesCapacity
     }
 
+    /// Carries on from a timeline built earlier (`DeviceAnalysisState`): later bundles are added to it.
+    public mutating func resume(_ timeline: DeviceTimeline) { devices[timeline.device] = timeline }
+
+    /// Reads a bundle that is already in the timeline only to bring its device's interpreter to where it was
+    /// after it: the interpreter remembers deep captures (maps, limits) between samples, and a resumed builder
+    /// starts with a fresh one. The timeline is not touched.
+    public mutating func prime(_ reader: BundleReader) {
+        var header: BundleHeader?
+        var samples: SampleDecoder?
+        var parts = SampleAssembler()
+        while let r = reader.next() {
+            switch r.type {
+            case .header:
+                header = try? RecordCodec.decodeHeader(r.payload)
+                samples = header.map(SampleDecoder.init(header:))
+            case .sample:
+                guard let h = header, let s = try? samples?.decode(r.payload), let whole = parts.add(s) else { continue }
+                if let a = since, whole.wallNanos < a { continue }
+                if let b = until, whole.wallNanos > b { continue }
+                _ = interpreter(h)?.interpret(wallNanos: whole.wallNanos, files: whole.files)
+            default: break
+            }
+        }
+    }
+
     /// Reads one bundle into the timelines. Damage is recorded, never fatal. `progress` is called now and then
     /// with the decompressed bytes read so far.
     public mutating func add(_ reader: BundleReader, progress: ((UInt64) -> Void)? = nil) {
@@ -316,7 +409,7 @@ public struct TimelineBuilder {
                 add(sample: whole, header: h)
             case .event:
                 guard let h = header, let e = try? RecordCodec.decodeEvent(r.payload), let i = interpreter(h) else { continue }
-                for ev in i.events(inLogLines: e.lines) { devices[h.deviceID]!.events.append((e.wallNanos, ev)) }
+                for ev in i.events(inLogLines: e.lines) { devices[h.deviceID]!.events.append(TimedEvent(wallNanos: e.wallNanos, event: ev)) }
                 for u in i.unusableValues(inLogLines: e.lines) { devices[h.deviceID]!.skipped.add(u) }
             case .loss:
                 guard let h = header, let l = try? RecordCodec.decodeLoss(r.payload) else { continue }
@@ -327,7 +420,7 @@ public struct TimelineBuilder {
         parts.finish()
         let id = header?.deviceID ?? "unknown"
         if devices[id] == nil { devices[id] = header.map(empty) ?? DeviceTimeline(device: id, backend: "unknown") }
-        devices[id]!.bundles.append((reader.name, reader.damage))
+        devices[id]!.bundles.append(BundleRead(path: reader.name, damage: reader.damage))
         devices[id]!.incompleteSamples += parts.incomplete
     }
 

@@ -545,3 +545,9 @@ public final class BundleReader {
         return true
     }
 }
+
+// Host builds keep this in analysis state (FieldAnalysis's incremental timelines); Embedded Swift has no Codable.
+#if !hasFeature(Embedded)
+extension Damage: Codable {}
+extension Damage.Kind: Codable {}
+#endif

@@ -153,3 +153,8 @@ public struct BundleEnd: Sendable, Hashable {
         for c in counts { h.combine(c.type); h.combine(c.count) }
     }
 }
+
+// Host builds keep these in analysis state (FieldAnalysis's incremental timelines); Embedded Swift has no Codable.
+#if !hasFeature(Embedded)
+extension LossReport: Codable {}
+#endif

@@ -3,6 +3,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdCore
+import HummingbirdTLS
 import Logging
 import NIOCore
 
@@ -20,13 +21,21 @@ public struct CollectorConfiguration: Sendable {
     public var stream: StreamLimit
     /// Timeouts and the connection cap.
     public var connections: ConnectionPolicy
+    /// Bundles go to this object store; `storeDirectory` then only holds uploads being received and checked.
+    public var objectStore: S3Location?
+    /// Seconds between two looks at the store for `GET /metrics` (and at least between two analyses of a device).
+    public var metricsInterval: Double = 60
+    /// HTTPS with this certificate and key; nil serves plain HTTP (a trusted lab network only: tokens and bundles
+    /// cross it in the clear, and the log says so).
+    public var tls: TLSFiles?
     /// Called once the server listens, with the bound address (the port is the real one when 0 was asked for).
     public var onListening: @Sendable (String) -> Void
 
     public init(
         host: String, port: Int, storeDirectory: String, tokens: Tokens, tokensPath: String? = nil,
         maxBundleBytes: UInt64 = 64 << 20, stream: StreamLimit = StreamLimit(),
-        connections: ConnectionPolicy = ConnectionPolicy(), onListening: @escaping @Sendable (String) -> Void = { _ in }
+        connections: ConnectionPolicy = ConnectionPolicy(), objectStore: S3Location? = nil, tls: TLSFiles? = nil,
+        onListening: @escaping @Sendable (String) -> Void = { _ in }
     ) {
         self.host = host
         self.port = port
@@ -36,6 +45,8 @@ public struct CollectorConfiguration: Sendable {
         self.maxBundleBytes = maxBundleBytes
         self.stream = stream
         self.connections = connections
+        self.objectStore = objectStore
+        self.tls = tls
         self.onListening = onListening
     }
 }
@@ -84,7 +95,12 @@ public struct CollectorContext: RequestContext {
 public struct Collector: HTTPResponder {
     public typealias Context = CollectorContext
 
+    /// The file store; with an object store, the directory where uploads are received and checked.
     let store: Store
+    /// Where bundles go when the collector writes to an object store.
+    let objects: ObjectStore?
+    /// The devices' health for `GET /metrics`.
+    var health: FleetHealth?
     let tokens: TokenTable
     let maxBundleBytes: UInt64
     let stream: StreamLimit
@@ -93,10 +109,11 @@ public struct Collector: HTTPResponder {
     let log: @Sendable (String) -> Void
 
     public init(
-        store: Store, tokens: Tokens, maxBundleBytes: UInt64, stream: StreamLimit = StreamLimit(),
-        log: @escaping @Sendable (String) -> Void
+        store: Store, objects: ObjectStore? = nil, tokens: Tokens, maxBundleBytes: UInt64,
+        stream: StreamLimit = StreamLimit(), log: @escaping @Sendable (String) -> Void
     ) {
         self.store = store
+        self.objects = objects
         self.tokens = TokenTable(tokens)
         self.maxBundleBytes = maxBundleBytes
         self.stream = stream
@@ -105,14 +122,34 @@ public struct Collector: HTTPResponder {
 
     /// Runs until SIGTERM or SIGINT, then finishes the requests in flight and returns.
     public static func run(_ config: CollectorConfiguration, log: @escaping @Sendable (String) -> Void) async throws {
+        // Before the store: a wrong certificate or key stops the start with nothing created.
+        let tlsConfiguration = try config.tls?.configuration()
+        let objects = config.objectStore.map { ObjectStore($0) }
+        try objects?.probe()
         let store = try Store(root: config.storeDirectory)
         for note in store.loadNotes { log("store: \(note)") }
         let (policy, descriptorNote) = config.connections.fittedToDescriptorLimit()
         if let note = descriptorNote { log(note) }
         let registry = ConnectionRegistry(maxConnections: policy.maxConnections, log: log)
         var collector = Collector(
-            store: store, tokens: config.tokens, maxBundleBytes: config.maxBundleBytes, stream: config.stream, log: log)
+            store: store, objects: objects, tokens: config.tokens, maxBundleBytes: config.maxBundleBytes, stream: config.stream, log: log)
         collector.connections = registry
+        let health = FleetHealth(
+            source: objects.map { .objects($0, cache: config.storeDirectory + "/.metrics-cache") }
+                ?? .files(root: config.storeDirectory),
+            interval: config.metricsInterval, log: log)
+        collector.health = health
+        let listing: @Sendable () async -> [DeviceSummary]? = {
+            guard let objects else { return await store.devices() }
+            switch await Collector.blocking({ objects.summaries() }) {
+            case .success(let d): return d
+            case .failure(let e):
+                log("metrics: cannot list \(objects.location): \(e.message)")
+                return nil
+            }
+        }
+        let watcher = Task { await health.run(listing: listing) }
+        defer { watcher.cancel() }
         let counts = await store.counts()
         let devices = config.tokens.devices.count
         var reloader: (any DispatchSourceSignal)?
@@ -120,22 +157,44 @@ public struct Collector: HTTPResponder {
             reloader = collector.reloadTokensOnHangUp(from: path)
         }
         defer { reloader?.cancel() }
+        // The guard sits after TLS: the header timeout runs from the accept, so a client that never finishes its
+        // handshake is closed like one that never sends a head.
+        let http = HTTPServerBuilder.http1(
+            configuration: HTTP1Channel.Configuration(
+                additionalChannelHandlers: [ConnectionGuard(policy: policy, registry: registry)]))
+        let server: HTTPServerBuilder
+        let scheme: String
+        if let tlsConfiguration {
+            server = try HTTPServerBuilder.tls(http, tlsConfiguration: tlsConfiguration)
+            scheme = "https"
+        } else {
+            server = http
+            scheme = "http"
+        }
         let app = Application(
             responder: collector,
-            server: .http1(
-                configuration: HTTP1Channel.Configuration(
-                    additionalChannelHandlers: [ConnectionGuard(policy: policy, registry: registry)])),
+            server: server,
             configuration: .init(address: .hostname(config.host, port: config.port), serverName: "fieldctl"),
             onServerRunning: { channel in
                 let address =
                     channel.localAddress.map { "\($0.ipAddress ?? config.host):\($0.port ?? config.port)" } ?? "?"
                 log(
-                    "listening on \(address), store \(config.storeDirectory) (\(counts.bundles) bundles of \(counts.devices) devices), \(devices) devices allowed"
+                    "listening on \(scheme)://\(address), store "
+                        + (objects.map { "\($0.location), receiving into \(config.storeDirectory)" }
+                            ?? "\(config.storeDirectory) (\(counts.bundles) bundles of \(counts.devices) devices)")
+                        + ", \(devices) devices allowed"
                 )
                 log(
                     "connections: at most \(policy.maxConnections) at once; a head within \(policy.headerTimeout) of the "
                         + "accept or \(policy.idleTimeout) of the last response, no body byte missing for "
                         + "\(policy.bodyTimeout)")
+                if let tls = config.tls {
+                    log("TLS 1.2 and later with certificate \(tls.certificatePath)")
+                } else {
+                    log(
+                        "WARNING: plain HTTP: device tokens and bundles cross the network unencrypted; give --tls-cert "
+                            + "and --tls-key unless this network is trusted")
+                }
                 config.onListening(address)
             },
             logger: Logger(label: "fieldctl.serve", factory: { _ in SwiftLogNoOpLogHandler() })
@@ -188,6 +247,8 @@ public struct Collector: HTTPResponder {
         var bytes: UInt64 = 0
         var note = ""
         var close = false
+        /// A body of its own and its type, instead of the JSON status line.
+        var raw: (body: String, type: String)?
 
         init(_ status: HTTPResponse.Status, _ message: String, bytes: UInt64 = 0, close: Bool = false) {
             self.status = status
@@ -198,6 +259,11 @@ public struct Collector: HTTPResponder {
         }
 
         var response: Response {
+            if let raw {
+                return Response(
+                    status: status, headers: [.contentType: raw.type],
+                    body: .init(byteBuffer: ByteBuffer(bytes: Array(raw.body.utf8))))
+            }
             let key = status.code < 300 ? "status" : "error"
             let body = ((try? JSONEncoder().encode([key: message])) ?? Data()) + Data("\n".utf8)
             var headers: HTTPFields = [.contentType: "application/json"]
@@ -226,9 +292,16 @@ public struct Collector: HTTPResponder {
             guard request.method == .get || request.method == .head else {
                 return Outcome(.methodNotAllowed, "use GET")
             }
-            let c = await store.counts()
             let open = connections.map { "; " + $0.summary } ?? ""
+            if let objects { return Outcome(.ok, "ok: storing into \(objects.location)\(open)") }
+            let c = await store.counts()
             return Outcome(.ok, "ok: \(c.devices) devices, \(c.bundles) bundles\(open)")
+        }
+        if parts == ["", "metrics"] {
+            guard request.method == .get || request.method == .head else { return Outcome(.methodNotAllowed, "use GET") }
+            var o = Outcome(.ok, "")
+            o.raw = (await health?.render() ?? "", "text/plain; version=0.0.4; charset=utf-8")
+            return o
         }
         guard parts.count == 6, parts[0] == "", parts[1] == "v1", parts[2] == "devices", parts[4] == "bundles" else {
             return Outcome(.notFound, "no such resource: uploads go to PUT /v1/devices/DEVICE/bundles/NAME.zst")
@@ -259,7 +332,7 @@ public struct Collector: HTTPResponder {
                 .contentTooLarge, "the bundle is \(length) bytes; this collector takes at most \(maxBundleBytes)",
                 close: true)
         }
-        if let existing = await store.lookup(device: device, name: name) {
+        if objects == nil, let existing = await store.lookup(device: device, name: name) {
             return sameOrConflict(existing, digest: digest, name: name)
         }
         return try await receive(request, device: device, name: name, digest: digest)
@@ -327,6 +400,7 @@ public struct Collector: HTTPResponder {
         case .success(let checked): entry = checked
         case .failure(let refusal): return refusal.outcome
         }
+        if let objects { return await put(file, into: objects, device: device, entry) }
         // The same bundle under another name: its identity comes from its header and digest, not from the URL.
         if let other = await store.claim(device: device, entry) {
             file.discard()
@@ -345,6 +419,7 @@ public struct Collector: HTTPResponder {
         }
         guard let failure else {
             do { try await store.record(device: device, entry) } catch { log("index: \(error)") }
+            await health?.stored(device: device, entry)
             return Outcome(.created, "stored \(device)/\(name)", bytes: total)
         }
         await store.release(device: device, entry)
@@ -386,6 +461,27 @@ public struct Collector: HTTPResponder {
                 file.discard()
                 return .failure(Refusal(Outcome(.unprocessableContent, "the bundle is not valid: \(why.message)")))
             }
+        }
+    }
+
+    /// Stores a checked upload in the object store; answers 201 or 200 only once the store has it.
+    func put(_ file: DurableFile, into objects: ObjectStore, device: String, _ entry: StoredBundle) async -> Outcome {
+        let result = await Self.blocking { objects.store(file: file.temporaryPath, device: device, entry) }
+        file.discard()
+        switch result {
+        case .success(.created):
+            await health?.stored(device: device, entry)
+            return Outcome(.created, "stored \(device)/\(entry.name)", bytes: entry.bytes)
+        case .success(.already(let other)):
+            var o = Outcome(.ok, other == entry.name ? "already stored: \(other)" : "already stored as \(other)", bytes: entry.bytes)
+            o.note = other == entry.name ? "already stored" : "already stored as \(other)"
+            return o
+        case .success(.conflict):
+            return Outcome(
+                .conflict, "a different bundle named \(entry.name) is already stored for this device", close: true)
+        case .failure(let e):
+            // The device keeps the bundle and tries again later.
+            return Outcome(.serviceUnavailable, "the object store did not take the bundle: \(e.message)", close: true)
         }
     }
 

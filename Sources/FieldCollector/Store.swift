@@ -54,6 +54,18 @@ public struct DeviceSummary: Codable, Sendable, Equatable {
     public var lastWallNanos: Int64?
     public var lastReceived: Double?
 
+    /// The summary of a device's stored bundles.
+    init(device: String, entries: [StoredBundle]) {
+        self.device = device
+        bundles = entries.count
+        bytes = entries.reduce(0) { $0 + $1.bytes }
+        samples = entries.reduce(0) { $0 + $1.samples }
+        backend = entries.max(by: { $0.endWallNanos < $1.endWallNanos })?.backend
+        firstWallNanos = entries.map(\.startWallNanos).min()
+        lastWallNanos = entries.map(\.endWallNanos).max()
+        lastReceived = entries.map(\.received).max()
+    }
+
     enum CodingKeys: String, CodingKey {
         case device, bundles, bytes, samples, backend
         case firstWallNanos = "first_wall_ns"
@@ -268,15 +280,7 @@ public actor Store {
 
     /// One summary per device, by device id.
     public func devices() -> [DeviceSummary] {
-        index.keys.sorted().map { device in
-            let entries = Array(index[device]!.values)
-            return DeviceSummary(
-                device: device, bundles: entries.count, bytes: entries.reduce(0) { $0 + $1.bytes },
-                samples: entries.reduce(0) { $0 + $1.samples },
-                backend: entries.max(by: { $0.endWallNanos < $1.endWallNanos })?.backend,
-                firstWallNanos: entries.map(\.startWallNanos).min(), lastWallNanos: entries.map(\.endWallNanos).max(),
-                lastReceived: entries.map(\.received).max())
-        }
+        index.keys.sorted().map { device in DeviceSummary(device: device, entries: Array(index[device]!.values)) }
     }
 
     /// The bundles of one device, oldest first.

@@ -256,3 +256,11 @@ extension SampleInterpreter {
     /// An OS without a kernel log, or whose events carry no numbers, has none.
     public func unusableValues(inLogLines lines: [[UInt8]]) -> [UnusableValue] { [] }
 }
+
+// Host builds keep analysis state (FieldAnalysis's incremental timelines) as JSON; Embedded Swift has no Codable.
+#if !hasFeature(Embedded)
+extension NamedAmount: Codable {}
+extension AddressSpace: Codable {}
+extension ObservedEvent: Codable {}
+extension ObservedEvent.Kind: Codable {}
+#endif

@@ -1,6 +1,7 @@
 import ArgumentParser
 import FieldAnalysis
 import FieldBundle
+import FieldCollector
 import Foundation
 
 extension Fieldctl {
@@ -26,8 +27,13 @@ extension Fieldctl {
         enum Format: String, ExpressibleByArgument, CaseIterable { case text, json, html }
         enum Level: String, ExpressibleByArgument, CaseIterable { case warning, critical }
 
-        @Argument(help: "Bundles (.zst, .zst.open) or directories of bundles.")
+        @Argument(
+            help: ArgumentHelp(
+                "Bundles (.zst, .zst.open), directories of bundles, or s3://BUCKET/PREFIX[/DEVICE] of a collector's object store.",
+                valueName: "path"))
         var paths: [String]
+
+        @OptionGroup(title: "Object store") var objectStore: ObjectStoreOptions
 
         @Option(help: "Output: text (for a person), json (docs/analyze-json.md) or html (one self-contained file with charts).")
         var format: Format = .text
@@ -52,6 +58,12 @@ extension Fieldctl {
 
         @OptionGroup var read: ReadOptions
 
+        @Option(
+            help: ArgumentHelp(
+                "Devices read and analyzed at once (default: one per core). One device's bundles are read in order, by one thread.",
+                valueName: "N"))
+        var jobs: Int?
+
         static func parseTime(_ s: String, _ flag: String) throws -> Int64 {
             var seconds = Double(s)
             if seconds == nil {
@@ -70,9 +82,13 @@ extension Fieldctl {
         }
 
         /// Bundle files under the given paths (directories searched recursively), sorted.
-        static func bundleFiles(_ paths: [String]) throws -> [String] {
+        static func bundleFiles(_ paths: [String], objectStore: ObjectStoreOptions = ObjectStoreOptions()) throws -> [String] {
             var files: [String] = []
             for p in paths {
+                if S3Location.isS3(p) {
+                    files += try ObjectStoreDownloads.files(p, options: objectStore)
+                    continue
+                }
                 var isDir: ObjCBool = false
                 guard FileManager.default.fileExists(atPath: p, isDirectory: &isDir) else {
                     throw ValidationError("\(p) does not exist")
@@ -95,36 +111,21 @@ extension Fieldctl {
         }
 
         func run() throws {
-            let files = try Self.bundleFiles(paths)
-            var builder = TimelineBuilder(
+            defer { ObjectStoreDownloads.cleanUp() }
+            let files = try Self.bundleFiles(paths, objectStore: objectStore)
+            let options = BuildOptions(
                 pidFilter: pid.isEmpty ? nil : Set(pid), since: try since.map { try Self.parseTime($0, "--since") },
-                until: try until.map { try Self.parseTime($0, "--until") })
-            var readable = 0
-            // Progress on a terminal, for runs longer than about a second.
-            let terminal = isatty(2) != 0
-            let started = Date()
-            var shown = false
-            for (i, f) in files.enumerated() {
-                do {
-                    builder.add(try BundleReader(path: f, limits: read.limits())) { bytes in
-                        guard terminal, Date().timeIntervalSince(started) > 1 else { return }
-                        shown = true
-                        FileHandle.standardError.write(Data("\rreading bundle \(i + 1)/\(files.count): \(bytes / 1_000_000) MB decompressed\u{1B}[K".utf8))
-                    }
-                    readable += 1
-                } catch {
-                    FileHandle.standardError.write(Data("fieldctl: \(error.message)\n".utf8))
-                }
-            }
-            if shown { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
-            builder.finish()
-            guard readable > 0 else { throw ExitCode(ExitStatus.unreadable.rawValue) }
-            let devices = Array(builder.devices.values)
-            let (findings, quotas) = Analyzer(horizonSeconds: horizonHours * 3600).analyze(devices)
+                until: try until.map { try Self.parseTime($0, "--until") }, limits: read.limits())
+            let jobs = self.jobs ?? ProcessInfo.processInfo.activeProcessorCount
+            guard jobs >= 1 else { throw ValidationError("--jobs must be at least 1") }
+            let analysis = Self.analyzeFleet(files, options, jobs: jobs, horizonSeconds: horizonHours * 3600)
+            guard analysis.readable > 0 else { throw ExitCode(ExitStatus.unreadable.rawValue) }
+            let (devices, findings, quotas) = (analysis.devices, analysis.findings, analysis.quotas)
             let text: String
             switch format {
             case .text:
-                text = Report.text(findings: findings, quotas: quotas, devices: devices, colour: output == nil && isatty(1) != 0)
+                text = Report.fleet(findings: findings, quotas: quotas, devices: devices)
+                    + Report.text(findings: findings, quotas: quotas, devices: devices, colour: output == nil && isatty(1) != 0)
             case .json:
                 text = try Report.json(findings: findings, quotas: quotas, devices: devices)
             case .html:
@@ -140,5 +141,152 @@ extension Fieldctl {
                 if findings.contains(where: { $0.severity >= threshold }) { throw ExitCode(1) }
             }
         }
+    }
+}
+
+/// What reading bundles into timelines takes besides the files.
+struct BuildOptions: Sendable {
+    var pidFilter: Set<Int32>?
+    var since: Int64?
+    var until: Int64?
+    var limits: ReadLimits
+}
+
+/// Every device's timeline, findings and quotas.
+struct FleetAnalysis {
+    var devices: [DeviceTimeline] = []
+    var findings: [Finding] = []
+    var quotas: [Quota] = []
+    /// Bundles that could be opened.
+    var readable = 0
+}
+
+extension Fieldctl.Analyze {
+    /// Reads and analyzes `files`, the devices apart and `jobs` at a time: each device's bundles (known from
+    /// their headers) in order on one thread, into a timeline of its own, analyzed there. The result is that of
+    /// one pass over all of them (`Analyzer.ordered`); memory is bounded per device, times `jobs`.
+    static func analyzeFleet(_ files: [String], _ options: BuildOptions, jobs: Int, horizonSeconds: Double) -> FleetAnalysis {
+        // Group by the device in each header; a file whose header does not read goes alone (its error is printed
+        // when it is read).
+        var order: [String] = []
+        var groups: [String: [String]] = [:]
+        for f in files {
+            let key = deviceID(of: f, options.limits) ?? "\u{0}" + f
+            if groups[key] == nil { order.append(key) }
+            groups[key, default: []].append(f)
+        }
+        let keys = order.sorted()
+        let terminal = isatty(2) != 0
+        let started = Date()
+        let progress = FleetProgress(total: files.count)
+        let results = FleetResults(count: keys.count)
+        let groupsByKey = groups
+        let work: @Sendable (Int) -> Void = { i in
+            var builder = TimelineBuilder(pidFilter: options.pidFilter, since: options.since, until: options.until)
+            var readable = 0
+            var errors: [String] = []
+            for f in groupsByKey[keys[i]]! {
+                do throws(BundleError) {
+                    builder.add(try BundleReader(path: f, limits: options.limits)) { bytes in
+                        guard terminal, Date().timeIntervalSince(started) > 1 else { return }
+                        progress.show(bytes: bytes)
+                    }
+                    readable += 1
+                } catch {
+                    errors.append("fieldctl: \(error.message)\n")
+                }
+                progress.done()
+            }
+            builder.finish()
+            let devices = Array(builder.devices.values)
+            let (findings, quotas) = Analyzer(horizonSeconds: horizonSeconds).analyze(devices)
+            results.set(i, FleetAnalysis(devices: devices, findings: findings, quotas: quotas, readable: readable), errors: errors)
+        }
+        if jobs == 1 || keys.count == 1 {
+            for i in keys.indices { work(i) }
+        } else {
+            // At most `jobs` devices at once, taken in order by whichever worker is free.
+            let next = FleetProgress(total: keys.count)
+            DispatchQueue.concurrentPerform(iterations: min(jobs, keys.count)) { _ in
+                while let i = next.take() { work(i) }
+            }
+        }
+        progress.clear()
+        var all = FleetAnalysis()
+        for r in results.all {
+            all.devices += r.devices
+            all.findings += r.findings
+            all.quotas += r.quotas
+            all.readable += r.readable
+        }
+        all.findings = Analyzer.ordered(all.findings)
+        return all
+    }
+
+    /// The device id in a bundle's header, nil when it cannot be read.
+    static func deviceID(of path: String, _ limits: ReadLimits) -> String? {
+        guard let reader = try? BundleReader(path: path, limits: limits), let first = reader.next(), first.type == .header,
+            let header = try? RecordCodec.decodeHeader(first.payload)
+        else { return nil }
+        return header.deviceID
+    }
+}
+
+/// The workers' results of `analyzeFleet`, by device group, and their errors printed as they come.
+final class FleetResults: @unchecked Sendable {
+    private let lock = NSLock()
+    private var results: [FleetAnalysis?]
+
+    init(count: Int) { results = Array(repeating: nil, count: count) }
+
+    func set(_ i: Int, _ r: FleetAnalysis, errors: [String]) {
+        lock.lock()
+        defer { lock.unlock() }
+        for e in errors { FileHandle.standardError.write(Data(e.utf8)) }
+        results[i] = r
+    }
+
+    var all: [FleetAnalysis] {
+        lock.lock()
+        defer { lock.unlock() }
+        return results.compactMap { $0 }
+    }
+}
+
+/// Counts shared by the workers of `analyzeFleet`: bundles read (for the progress line) and the next device.
+final class FleetProgress: @unchecked Sendable {
+    private let lock = NSLock()
+    private let total: Int
+    private var count = 0
+    private var shown = false
+
+    init(total: Int) { self.total = total }
+
+    /// The next index below `total`, each once.
+    func take() -> Int? {
+        lock.lock()
+        defer { lock.unlock() }
+        guard count < total else { return nil }
+        count += 1
+        return count - 1
+    }
+
+    func done() {
+        lock.lock()
+        count += 1
+        lock.unlock()
+    }
+
+    func show(bytes: UInt64) {
+        lock.lock()
+        defer { lock.unlock() }
+        shown = true
+        FileHandle.standardError.write(Data("\rreading bundles: \(count)/\(total) done, \(bytes / 1_000_000) MB into the current one\u{1B}[K".utf8))
+    }
+
+    func clear() {
+        lock.lock()
+        defer { lock.unlock() }
+        if shown { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
     }
 }

@@ -20,8 +20,10 @@ extension Fieldctl {
 
         enum Format: String, ExpressibleByArgument, CaseIterable { case text, json }
 
-        @Argument(help: "Bundles or directories of bundles.")
+        @Argument(help: "Bundles, directories of bundles, or s3://BUCKET/PREFIX[/DEVICE] of a collector's object store.")
         var paths: [String]
+
+        @OptionGroup(title: "Object store") var objectStore: ObjectStoreOptions
 
         @Option(help: "Output: text (a verdict line and a table) or json (one row object per device and resource).")
         var format: Format = .text
@@ -29,7 +31,8 @@ extension Fieldctl {
         @OptionGroup var read: ReadOptions
 
         func run() throws {
-            let files = try Analyze.bundleFiles(paths)
+            defer { ObjectStoreDownloads.cleanUp() }
+            let files = try Analyze.bundleFiles(paths, objectStore: objectStore)
             var builder = TimelineBuilder()
             var readable = 0
             for f in files {

@@ -19,7 +19,7 @@ struct Fieldctl: AsyncParsableCommand {
             their reports (their own exit codes: see their --help).
             """,
         version: "0.1.0",
-        subcommands: [Decode.self, Analyze.self, Compare.self, Serve.self, Devices.self]
+        subcommands: [Decode.self, Analyze.self, Compare.self, Serve.self, Devices.self, Import.self]
     )
 }
 

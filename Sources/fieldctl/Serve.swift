@@ -22,6 +22,16 @@ extension Fieldctl {
                 bundle, or written by another device; 507 the disk is full (nothing half-written is kept). \
                 GET /v1/health answers 200 while the collector runs, with the open connections and how many were closed.
 
+                GET /metrics answers in Prometheus's text format: per device the bundles and bytes stored, the last \
+                upload and sample, the findings of an analysis of its stored bundles by kind and severity, each \
+                limit's headroom and time to exhaustion with its interval, and the losses its bundles record \
+                (docs/fleet.md). The store is looked at every --metrics-interval; a device whose bundles changed is \
+                analyzed again, at most that often. It needs no token: serve it on a network you trust.
+
+                TLS: --tls-cert and --tls-key serve HTTPS (TLS 1.2 and later); agents verify the certificate against \
+                their --ca-file or the system's CAs, by the host name or IP address in their --upload URL, so the \
+                certificate must name it (subjectAltName). Without them the collector speaks plain HTTP and warns.
+
                 Slow and silent clients: a new connection must send a complete request head within --header-timeout, \
                 a kept-alive one its next head within --idle-timeout of the last response, and an upload may pause \
                 no longer than --body-timeout (the partial upload is discarded). At --max-connections, a new \
@@ -39,8 +49,18 @@ extension Fieldctl {
         @Option(help: "Address and port to listen on, HOST:PORT (port 0 picks a free one and logs it).")
         var listen: String = "127.0.0.1:8470"
 
-        @Option(help: "Directory of the store (created if missing).")
+        @Option(
+            help: ArgumentHelp(
+                "Directory of the store (created if missing), or s3://BUCKET/PREFIX of an S3-compatible object store.",
+                discussion:
+                    "With an object store, uploads are received and checked in --staging, then created in the bucket only if absent; several collectors may share one bucket.",
+                valueName: "DIR|s3://BUCKET/PREFIX"))
         var store: String
+
+        @Option(help: ArgumentHelp("With an s3:// store: where uploads are received and checked before they go to the bucket (default: a new directory under TMPDIR, removed at exit).", valueName: "DIR"))
+        var staging: String?
+
+        @OptionGroup(title: "Object store") var objectStore: ObjectStoreOptions
 
         @Option(help: "File of 'DEVICE_ID TOKEN' lines, mode 600.")
         var tokens: String
@@ -71,6 +91,22 @@ extension Fieldctl {
         @Option(help: "Connections open at once; at the cap, the one waiting longest with no request in progress goes.")
         var maxConnections: Int = ConnectionPolicy().maxConnections
 
+        @Option(
+            help: ArgumentHelp(
+                "Serve HTTPS with this PEM certificate chain (the server's certificate first, then intermediates).",
+                discussion: "With --tls-key. Without both, plain HTTP, for a trusted network only (the log warns).",
+                valueName: "FILE"))
+        var tlsCert: String?
+
+        @Option(help: ArgumentHelp("The certificate's private key, an unencrypted PEM file.", valueName: "FILE"))
+        var tlsKey: String?
+
+        @Option(
+            help: ArgumentHelp(
+                "Seconds between two looks at the store for GET /metrics; a device is analyzed again at most this often.",
+                valueName: "SECONDS"))
+        var metricsInterval: Double = 60
+
         @Option(help: "Also write the listening address (HOST:PORT) to this file once the server is up.")
         var addressFile: String?
 
@@ -87,20 +123,45 @@ extension Fieldctl {
             ] where !(seconds > 0 && seconds <= 86400) {
                 throw ValidationError("\(flag) wants seconds between 0 and 86400 (a day), not \(seconds)")
             }
+            guard metricsInterval >= 0.1 && metricsInterval <= 86400 else {
+                throw ValidationError("--metrics-interval wants seconds between 0.1 and 86400, not \(metricsInterval)")
+            }
             guard maxConnections >= 1 else { throw ValidationError("--max-connections must be at least 1") }
             guard maxExpansion >= 1 else { throw ValidationError("--max-expansion must be at least 1") }
+            var tls: TLSFiles?
+            switch (tlsCert, tlsKey) {
+            case (let cert?, let key?): tls = TLSFiles(certificatePath: cert, privateKeyPath: key)
+            case (nil, nil): tls = nil
+            case (_?, nil): throw ValidationError("--tls-cert needs --tls-key (the certificate's private key)")
+            case (nil, _?): throw ValidationError("--tls-key needs --tls-cert (the certificate chain)")
+            }
             let table: Tokens
             do { table = try Tokens.load(path: tokens) } catch { throw ValidationError("\(error)") }
             let addressFile = self.addressFile
-            let config = CollectorConfiguration(
-                host: host, port: port, storeDirectory: store, tokens: table, tokensPath: tokens, maxBundleBytes: maxBundleBytes,
+            var directory = store
+            var location: S3Location?
+            var ownStaging: String?
+            if S3Location.isS3(store) {
+                location = try objectStore.location(store)
+                if let staging { directory = staging } else {
+                    directory = NSTemporaryDirectory() + "fieldctl-staging-\(getpid())"
+                    ownStaging = directory
+                }
+            } else if staging != nil {
+                throw ValidationError("--staging is for an s3:// store; a directory store receives into itself")
+            }
+            defer { if let d = ownStaging { try? FileManager.default.removeItem(atPath: d) } }
+            var config = CollectorConfiguration(
+                host: host, port: port, storeDirectory: directory, tokens: table, tokensPath: tokens, maxBundleBytes: maxBundleBytes,
                 stream: StreamLimit(maxStreamBytes: maxStreamBytes, maxExpansion: maxExpansion),
                 connections: ConnectionPolicy(
                     headerTimeout: .seconds(headerTimeout), bodyTimeout: .seconds(bodyTimeout),
                     idleTimeout: .seconds(idleTimeout), maxConnections: maxConnections),
+                objectStore: location, tls: tls,
                 onListening: { address in
                     if let f = addressFile { try? (address + "\n").write(toFile: f, atomically: true, encoding: .utf8) }
                 })
+            config.metricsInterval = metricsInterval
             do {
                 try await Collector.run(config) { line in Self.log(line) }
             } catch let error as CollectorError {
@@ -134,22 +195,34 @@ extension Fieldctl {
         static let configuration = CommandConfiguration(
             abstract: "List the devices in a collector's store, from its index.",
             discussion:
-                "Reads DIR/DEVICE/index.jsonl (bundles the index lacks are read and shown too; nothing is written)."
+                "Reads DIR/DEVICE/index.jsonl (bundles the index lacks are read and shown too; nothing is written), or an object store's DEVICE/.index/ objects (a bundle without one is shown by its name and size)."
         )
 
         enum Format: String, ExpressibleByArgument, CaseIterable { case text, json }
 
-        @Option(help: "Directory of the store (as given to fieldctl serve --store).")
+        @Option(help: ArgumentHelp("Directory or s3://BUCKET/PREFIX of the store (as given to fieldctl serve --store).", valueName: "DIR|s3://BUCKET/PREFIX"))
         var store: String
+
+        @OptionGroup(title: "Object store") var objectStore: ObjectStoreOptions
 
         @Option(help: "Output: text (a table) or json (one object per device).")
         var format: Format = .text
 
         func run() async throws {
-            let s: Store
-            do { s = try Store(root: store, repair: false) } catch { throw ValidationError("\(error)") }
-            for note in s.loadNotes { FileHandle.standardError.write(Data("fieldctl: \(note)\n".utf8)) }
-            let devices = await s.devices()
+            let devices: [DeviceSummary]
+            if S3Location.isS3(store) {
+                switch ObjectStore(try objectStore.location(store)).devices() {
+                case .success(let d): devices = d
+                case .failure(let e):
+                    FileHandle.standardError.write(Data("fieldctl devices: \(e.message)\n".utf8))
+                    throw ExitCode(1)
+                }
+            } else {
+                let s: Store
+                do { s = try Store(root: store, repair: false) } catch { throw ValidationError("\(error)") }
+                for note in s.loadNotes { FileHandle.standardError.write(Data("fieldctl: \(note)\n".utf8)) }
+                devices = await s.devices()
+            }
             switch format {
             case .json:
                 let encoder = JSONEncoder()

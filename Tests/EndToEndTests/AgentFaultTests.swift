@@ -152,6 +152,41 @@ import Testing
         for n in names { #expect(recorded.contains(n), "the drop of \(n) is on record nowhere: \(recorded)") }
     }
 
+    /// Under lasting quota pressure the bundle that recorded a drop is dropped in turn: the records it held are
+    /// carried into the next bundle, so every bundle ever dropped is still named by a loss record of a bundle the
+    /// spool keeps (before, only the last drop's record survived; the older ones went with the bundles holding them).
+    @Test func aChainOfQuotaDropsKeepsEveryRecord() throws {
+        let dir = try Harness.tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let run = try Harness.fieldagent([
+            "--interval", "0.5", "--duration", "8", "--bundle-seconds", "1", "--bundle-bytes", "64K", "--spool-max-bytes", "96K",
+            "--spool", dir, "--device-id", "chain",
+        ])
+        #expect(run.status == 0, "\(run.stderr)")
+        let dropped = run.stderr.split(separator: "\n").filter { $0.contains("dropped") }.flatMap { line in
+            line[line.range(of: "dropped ")!.upperBound...].split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        }
+        try #require(dropped.count >= 3, "too few drops for a chain: \(run.stderr)")
+        var inBundles = Set<String>()
+        for path in try Harness.files(in: dir, suffix: ".zst") {
+            let r = try BundleReader(path: path)
+            while let rec = r.next() {
+                if rec.type == .loss { inBundles.formUnion(try RecordCodec.decodeLoss(rec.payload).names) }
+            }
+        }
+        // The last drop may still wait for the next start's first bundle.
+        let pending = (try? String(contentsOfFile: dir + "/pending-losses", encoding: .utf8)) ?? ""
+        let recorded = inBundles.union(pending.split(separator: "\n").compactMap { $0.split(separator: " ").last.map(String.init) })
+        let unrecorded = dropped.filter { !recorded.contains($0) }
+        #expect(unrecorded.isEmpty, "\(unrecorded.count) of \(dropped.count) drops are on record nowhere: \(unrecorded)")
+        // And analysis counts each once.
+        let json = try Harness.fieldctl(["analyze", "--format", "json", dir])
+        let doc = try JSONSerialization.jsonObject(with: json.stdout) as? [String: Any]
+        let missing = (doc?["missing"] as? [[String: Any]]) ?? []
+        let quota = missing.first { $0["reason"] as? String == "spool-quota" }
+        #expect(quota?["bundles"] as? Int == inBundles.count, "\(String(describing: quota)) for \(inBundles.count) names")
+    }
+
     /// A FIFO where a proc file should be: the agent must neither hang on it (before: open blocked for ever, and
     /// neither --duration, SIGTERM nor SIGINT ended it) nor lose the other files.
     @Test func aFifoInTheProcTreeCostsThatFileOnly() throws {
@@ -262,6 +297,9 @@ import Testing
             let maps = s.files.filter { $0.path.hasSuffix("/maps") }
             #expect(maps.count == processes && maps.allSatisfy { $0.status == .ok && !$0.truncated && $0.bytes.count > 390_000 })
         }
+        // The summary counts instants, not records.
+        let summary = try Harness.fieldctl(["decode", "--format", "summary", bundles[0]])
+        #expect(summary.text.contains("instants      2 sampled instants"), "\(summary.text)")
         // Analysis sees every process of the split instants.
         let json = try Harness.fieldctl(["analyze", "--format", "json", dir + "/s"])
         #expect(json.status == 0, "\(json.stderr)")

@@ -8,7 +8,8 @@ final class Background {
     let outPath: String
     let errPath: String
 
-    init(_ program: String, _ args: [String], in directory: String) throws {
+    init(_ program: String, _ args: [String], in directory: String, environment: [String: String] = [:]) throws {
+        if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
         outPath = directory + "/\(UUID().uuidString).out"
         errPath = outPath.replacingOccurrences(of: ".out", with: ".err")
         _ = FileManager.default.createFile(atPath: outPath, contents: nil)
@@ -60,10 +61,13 @@ final class CollectorUnderTest {
     /// `descriptorLimit` it runs under `ulimit -n` of that many descriptors (soft and hard).
     init(
         dir: String, store: String? = nil, listen: String = "127.0.0.1:0", extra: [String] = [],
-        descriptorLimit: Int? = nil
+        descriptorLimit: Int? = nil, environment: [String: String] = [:]
     ) throws {
+        self.environment = environment
         self.dir = dir
         self.store = store ?? dir + "/store"
+        tls = extra.contains("--tls-cert")
+        self.extra = extra
         tokens = dir + "/tokens"
         if !FileManager.default.fileExists(atPath: tokens) {
             let lines = Self.devices.map { "\($0) \(Self.token($0))" }.joined(separator: "\n") + "\n"
@@ -71,11 +75,13 @@ final class CollectorUnderTest {
                 atPath: tokens, contents: Data(lines.utf8), attributes: [.posixPermissions: 0o600])
         }
         (server, address) = try Self.launch(
-            dir: dir, store: self.store, tokens: tokens, listen: listen, extra: extra, descriptorLimit: descriptorLimit)
+            dir: dir, store: self.store, tokens: tokens, listen: listen, extra: extra, descriptorLimit: descriptorLimit,
+            environment: environment)
     }
 
     private static func launch(
-        dir: String, store: String, tokens: String, listen: String, extra: [String], descriptorLimit: Int? = nil
+        dir: String, store: String, tokens: String, listen: String, extra: [String], descriptorLimit: Int? = nil,
+        environment: [String: String] = [:]
     ) throws -> (Background, String) {
         let addressFile = dir + "/address-\(UUID().uuidString)"
         let command =
@@ -84,8 +90,9 @@ final class CollectorUnderTest {
         // The shell sets the limit and then becomes the collector: the pid is the collector's.
         let server =
             try descriptorLimit.map { n in
-                try Background("/bin/sh", ["-c", "ulimit -n \(n) && exec \"$0\" \"$@\""] + command, in: dir)
-            } ?? Background(command[0], Array(command.dropFirst()), in: dir)
+                try Background(
+                    "/bin/sh", ["-c", "ulimit -n \(n) && exec \"$0\" \"$@\""] + command, in: dir, environment: environment)
+            } ?? Background(command[0], Array(command.dropFirst()), in: dir, environment: environment)
         guard Harness.waitFor(30, { FileManager.default.fileExists(atPath: addressFile) || !server.process.isRunning }),
             let text = try? String(contentsOfFile: addressFile, encoding: .utf8)
         else {
@@ -95,13 +102,21 @@ final class CollectorUnderTest {
         return (server, text.trimmingCharacters(in: .whitespacesAndNewlines))
     }
 
-    var url: String { "http://\(address)" }
+    /// https when the collector was given `--tls-cert`.
+    var url: String { (tls ? "https://" : "http://") + address }
+    private var tls: Bool
+    /// The collector's options beyond the store, tokens and address; a restart keeps them.
+    let extra: [String]
+    /// Variables for the collector beyond the test's own (an object store's credentials).
+    let environment: [String: String]
+    /// curl's options for every request (`--cacert` for a TLS collector).
+    var curlOptions: [String] = []
 
     /// Kills the collector with SIGKILL and starts it again on the same port.
     func killAndRestart(pauseSeconds: Double) throws {
         server.stop(SIGKILL)
         usleep(UInt32(pauseSeconds * 1e6))
-        (server, address) = try Self.launch(dir: dir, store: store, tokens: tokens, listen: address, extra: [])
+        (server, address) = try Self.launch(dir: dir, store: store, tokens: tokens, listen: address, extra: extra, environment: environment)
     }
 
     /// Writes a token file for the agent.
@@ -127,7 +142,7 @@ final class CollectorUnderTest {
             args += ["-H", "Content-Digest: \(d)"]
         }
         if let t = token { args += ["-H", "Authorization: Bearer \(t)"] }
-        args += extra
+        args += curlOptions + extra
         args.append(url + (path ?? "/v1/devices/\(device)/bundles/\(name)"))
         let r = try Harness.run("/usr/bin/curl", args, timeout: 60)
         let body = (try? String(contentsOfFile: bodyFile, encoding: .utf8)) ?? ""
@@ -146,7 +161,7 @@ final class CollectorUnderTest {
 
     /// The answer of GET /v1/health.
     func health() throws -> String {
-        try Harness.run("/usr/bin/curl", ["-s", "--max-time", "10", url + "/v1/health"]).text
+        try Harness.run("/usr/bin/curl", ["-s", "--max-time", "10"] + curlOptions + [url + "/v1/health"]).text
     }
 
     /// Bundle files stored for a device, by name.

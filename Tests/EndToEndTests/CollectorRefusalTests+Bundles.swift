@@ -53,8 +53,13 @@ extension CollectorRefusalTests {
         return try writer.close(reason: "shutdown", wallNanos: 1_700_000_001_000_000_000, monoNanos: 3)
     }
 
-    /// A decompression bomb (a real bundle of some 40 KB whose stream is 1.2 GiB) is refused with 413 before
-    /// the collector has decompressed more than its limit, and costs a fraction of what decompressing it costs.
+    /// A decompression bomb (a real bundle of some 40 KB whose stream is 1.2 GiB) is refused with 413 at the
+    /// stream limit its size allows (the 64 MiB floor), and nothing is stored.
+    ///
+    /// That the reader stops decompressing at the limit is checked byte for byte in
+    /// `DamageTests.streamLimitStopsADecompressionBomb`; here the collector must apply the limit for the upload's
+    /// size. The collector's CPU is printed, not asserted: CI's shared cores made a ratio of CPU times fail once
+    /// (0.43 s bounded, 0.9 s read through) where this machine measures 0.24 s and 2.0 s.
     @Test func aDecompressionBombIsRefusedAtItsLimit() throws {
         let dir = try Harness.tempDir()
         defer { try? FileManager.default.removeItem(atPath: dir) }
@@ -68,9 +73,8 @@ extension CollectorRefusalTests {
         let r = try c.put(device: "devA", name: "bomb.zst", file: bomb, token: CollectorUnderTest.token("devA"))
         let spent = try c.cpuSeconds() - before
         #expect(r.status == 413 && r.body.contains("--max-expansion"), "\(r.status) \(r.body)")
+        #expect(r.body.contains("the stream exceeds the \(64 << 20)-byte limit"), "\(r.body)")
         #expect(c.stored("devA").isEmpty)
-        // The floor (64 MiB of stream) of the 1.2 GiB: a twentieth of the work, within a generous bound.
-        #expect(spent < 1.0, "the collector spent \(spent) s of CPU on a \(size)-byte upload")
         print("decompression bomb: \(size) bytes, collector CPU \(spent) s, answer \(r.status)")
 
         // The limit is the operator's: raised, the same bundle is read through and stored, at the full cost.
@@ -82,7 +86,7 @@ extension CollectorRefusalTests {
             device: "devA", name: "bomb.zst", file: bomb, token: CollectorUnderTest.token("devA"))
         let roomySpent = try roomy.cpuSeconds() - roomyBefore
         #expect(stored.status == 201, "\(stored.status) \(stored.body)")
-        #expect(spent < roomySpent / 4, "bounded \(spent) s, unbounded \(roomySpent) s")
+        #expect(roomy.stored("devA") == ["bomb.zst"])
         print("decompression bomb read through with --max-expansion 100000: collector CPU \(roomySpent) s")
         #expect(c.server.stop() == 0)
         #expect(roomy.server.stop() == 0)

@@ -26,9 +26,13 @@ enum Harness {
 
     /// Runs a program to completion, capturing its output.
     @discardableResult
-    static func run(_ program: String, _ args: [String], timeout: TimeInterval = 120, in directory: String? = nil) throws -> Result {
+    static func run(
+        _ program: String, _ args: [String], timeout: TimeInterval = 120, in directory: String? = nil,
+        environment: [String: String] = [:]
+    ) throws -> Result {
         let p = Process()
         if let d = directory { p.currentDirectoryURL = URL(fileURLWithPath: d) }
+        if !environment.isEmpty { p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
         p.executableURL = URL(fileURLWithPath: program.hasPrefix("/") ? program : "/usr/bin/env")
         p.arguments = program.hasPrefix("/") ? args : [program] + args
         // Output goes to files, not pipes: no reader threads, and no deadlock on large outputs.

@@ -30,6 +30,21 @@ import Testing
         #expect(spool.takePendingLosses().isEmpty)
     }
 
+    /// A record that carries more bundles than names (the oldest of a long chain of drops folded into the count)
+    /// keeps that count across a restart, and a damaged count line is skipped.
+    @Test func bundlesCountedBeyondTheirNamesSurviveARestart() throws {
+        let t = try FixtureTree([:])
+        let spool = try Spool(directory: t.root, deviceID: "d")
+        spool.savePendingLosses([
+            LossReport(wallNanos: 1, monoNanos: 1, reason: "spool-quota", bundles: 7, bytes: 700, names: ["a.zst", "b.zst"])
+        ])
+        let back = try #require(spool.takePendingLosses().first)
+        #expect(back.names == ["a.zst", "b.zst"] && back.unnamed == 5 && back.bytes == 700)
+        try "spool-quota 0 +x\nspool-quota 0 +3\n".write(toFile: t.root + "/pending-losses", atomically: false, encoding: .utf8)
+        let damaged = try #require(spool.takePendingLosses().first)
+        #expect(damaged.names.isEmpty && damaged.unnamed == 3)
+    }
+
     @Test func nothingToKeepWritesNothing() throws {
         let t = try FixtureTree([:])
         let spool = try Spool(directory: t.root, deviceID: "d")

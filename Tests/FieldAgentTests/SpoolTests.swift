@@ -48,7 +48,8 @@ func spoolFiles(_ dir: String) throws -> [String] {
         #expect(dropped.names == files.keys.sorted().prefix(5).map { $0 })
         #expect(try spoolFiles(t.root).sorted() == files.keys.sorted().suffix(3).map { $0 })
         // A full disk drops them too, oldest first.
-        #expect(spool.dropOldest()?.name == files.keys.sorted()[5])
+        #expect(spool.oldestBundle()?.name == files.keys.sorted()[5])
+        #expect(spool.oldestBundle()?.bytes == 1000)
     }
 
     @Test func namesSortByTimeThenSequence() throws {

@@ -26,17 +26,19 @@ mkdir -p "$WORK"
 CPU="taskset -c 0"
 command -v taskset >/dev/null || CPU=""
 
-# seconds and max RSS (MiB) of a command, its output to a file
+# wall seconds, max RSS (MiB) and CPU seconds (user + system) of a command, its output to a file. On a busy machine
+# the pinned core is shared and the wall time grows; the CPU time is what the work itself took.
 measure() {  # OUT CMD...
   local out=$1; shift
   # analyze exits 1 when it finds something: the status is not the measurement
-  /usr/bin/time -f "%e %M" -o "$WORK/time" $CPU "$@" > "$out" || true
+  /usr/bin/time -f "%e %M %U %S" -o "$WORK/time" $CPU "$@" > "$out" || true
   sed -i "/^Command exited/d" "$WORK/time"
-  read -r secs kb < "$WORK/time"
-  echo "$secs $((kb / 1024))"
+  read -r secs kb user sys < "$WORK/time"
+  echo "$secs $((kb / 1024)) $(python3 -c "print(round($user + $sys, 2))")"
 }
 
-printf '| soak | samples | compressed | decompressed | analyze wall | MB/s | max RSS |\n|---|---|---|---|---|---|---|\n'
+echo "load average at the start: $(cut -d' ' -f1-3 /proc/loadavg)"
+printf '| soak | samples | compressed | decompressed | analyze wall | MB/s (wall) | CPU s | MB/s (CPU) | max RSS |\n|---|---|---|---|---|---|---|---|---|\n'
 for h in $HOURS; do
   dir=$WORK/soak-${h}h
   if [ ! -f "$dir/.complete" ]; then
@@ -46,10 +48,10 @@ for h in $HOURS; do
   fi
   bytes=$(cat "$dir"/*.zst | zstd -dc | wc -c)
   comp=$(cat "$dir"/*.zst | wc -c)
-  read -r secs mib < <(measure "$WORK/analysis-${h}h.json" "$BIN/fieldctl" analyze "$dir" --format json)
+  read -r secs mib cpu < <(measure "$WORK/analysis-${h}h.json" "$BIN/fieldctl" analyze "$dir" --format json)
   samples=$(( h * 3600 + 1 ))
-  printf '| %s h | %s | %s MB | %s MB | %s s | %s | %s MiB |\n' "$h" "$samples" "$((comp / 1000000))" "$((bytes / 1000000))" "$secs" \
-    "$(python3 -c "print(round($bytes / 1e6 / $secs))")" "$mib"
+  printf '| %s h | %s | %s MB | %s MB | %s s | %s | %s s | %s | %s MiB |\n' "$h" "$samples" "$((comp / 1000000))" "$((bytes / 1000000))" "$secs" \
+    "$(python3 -c "print(round($bytes / 1e6 / $secs))")" "$cpu" "$(python3 -c "print(round($bytes / 1e6 / max($cpu, 0.01)))")" "$mib"
   python3 - "$WORK/analysis-${h}h.json" <<'PY' >&2
 import json, sys
 d = json.load(open(sys.argv[1]))
@@ -62,11 +64,15 @@ done
 first=$(ls "$WORK"/soak-1h/*.zst 2>/dev/null | head -1 || true)
 if [ -n "$first" ]; then
   bytes=$(zstd -dc "$first" | wc -c)
-  printf '\n| decoder | decompressed | wall | MB/s |\n|---|---|---|---|\n'
-  read -r secs _ < <(measure /dev/null zstd -dc "$first")
-  printf '| zstd -dc | %s MB | %s s | %s |\n' "$((bytes / 1000000))" "$secs" "$(python3 -c "print(round($bytes / 1e6 / max($secs, 0.01)))")"
-  read -r secs _ < <(measure /dev/null "$BIN/fieldctl" decode "$first")
-  printf '| fieldctl decode | %s MB | %s s | %s |\n' "$((bytes / 1000000))" "$secs" "$(python3 -c "print(round($bytes / 1e6 / $secs))")"
-  read -r secs _ < <(measure /dev/null python3 tools/fieldbundle.py "$first")
-  printf '| tools/fieldbundle.py | %s MB | %s s | %s |\n' "$((bytes / 1000000))" "$secs" "$(python3 -c "print(round($bytes / 1e6 / $secs))")"
+  printf '\n| decoder | decompressed | wall | MB/s (wall) | CPU s | MB/s (CPU) |\n|---|---|---|---|---|---|\n'
+  decoder() {  # LABEL CMD...
+    local label=$1; shift
+    read -r secs _ cpu < <(measure /dev/null "$@")
+    printf '| %s | %s MB | %s s | %s | %s s | %s |\n' "$label" "$((bytes / 1000000))" "$secs" \
+      "$(python3 -c "print(round($bytes / 1e6 / max($secs, 0.01)))")" "$cpu" "$(python3 -c "print(round($bytes / 1e6 / max($cpu, 0.01)))")"
+  }
+  decoder "zstd -dc" zstd -dc "$first"
+  decoder "fieldctl decode" "$BIN/fieldctl" decode "$first"
+  decoder "tools/fieldbundle.py" python3 tools/fieldbundle.py "$first"
 fi
+echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -9,6 +9,9 @@
 # 3. SIGTERM stops the collector (it must exit 0); fieldbench upload-verify then compares the store with what was
 #    sent (SHA-256, exactly once, no .part left, one index line each), and fieldctl devices reads the store back.
 #
+# With S3=1 the collector stores into a SeaweedFS started here (weed mini on loopback, data in BENCH_OUT): step 3
+# then counts the bundle objects in the bucket and reads them back with fieldctl devices instead of upload-verify.
+#
 # Knobs (environment): DEVICES (50), PER_DEVICE (1000 bundles each: 50,000 bundles, about 40 s of uploads on 2 idle
 # cores), SAMPLES (6 samples per bundle), SAMPLE_BYTES (12000 bytes of proc text per sample), BENCH_OUT (out/upload-bench).
 # Other work on the machine (a build) halves the numbers: the collector needs about 1.2 ms of CPU per upload.
@@ -37,15 +40,35 @@ echo "$(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed
 echo "load average before the run: $(cut -d' ' -f1-3 /proc/loadavg); other busy processes: $(top -b -n 2 -d 1 -w 200 | awk '/^top -/ {f++} f == 2 && $1 ~ /^[0-9]+$/ && $9 + 0 >= 5 {printf "%s (%s%% CPU) ", $12, $9}')"
 echo "store filesystem: $(df -T "$OUT" | awk 'NR == 2 {print $2}') ($(findmnt -no OPTIONS -T "$OUT" 2>/dev/null || echo '?')), $(curl --version | head -n 1 | cut -d' ' -f1-2)"
 
+STORE="$OUT/store"
+WEED=""
+if [ "${S3:-0}" = 1 ]; then
+  export AWS_ACCESS_KEY_ID=field-bench AWS_SECRET_ACCESS_KEY=field-bench-secret-0123456789 AWS_REGION=us-east-1
+  base=31000
+  export AWS_ENDPOINT_URL=http://127.0.0.1:$((base + 6))
+  weed mini -dir="$OUT/seaweedfs" -ip=127.0.0.1 -ip.bind=127.0.0.1 -bucket=field-bench -admin.ui=false -webdav=false \
+    -s3.port.iceberg=0 -s3.port.lance=0 -master.port=$base -master.port.grpc=$((base + 1)) -volume.port=$((base + 2)) \
+    -volume.port.grpc=$((base + 3)) -filer.port=$((base + 4)) -filer.port.grpc=$((base + 5)) -s3.port=$((base + 6)) \
+    -s3.port.grpc=$((base + 7)) -admin.port=$((base + 8)) -admin.port.grpc=$((base + 9)) > "$OUT/weed.log" 2>&1 &
+  WEED=$!
+  for _ in $(seq 90); do
+    [ "$(curl -s -o /dev/null -w '%{http_code}' --aws-sigv4 aws:amz:us-east-1:s3 --user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" \
+      "$AWS_ENDPOINT_URL/field-bench?list-type=2")" = 200 ] && break
+    sleep 1
+  done
+  STORE=s3://field-bench/run
+  echo "## object store: SeaweedFS $(weed version 2>/dev/null | awk '{print $3}') at $AWS_ENDPOINT_URL, store $STORE"
+fi
+
 echo "## collector: fieldctl serve --listen 127.0.0.1:0, $DEVICES devices in the tokens file"
 for i in $(seq 0 $((DEVICES - 1))); do
   printf 'bench%02d %s\n' "$i" "$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 done > "$OUT/tokens"
 chmod 600 "$OUT/tokens"
-"$BIN/fieldctl" serve --listen 127.0.0.1:0 --address-file "$OUT/address" --store "$OUT/store" --tokens "$OUT/tokens" \
+"$BIN/fieldctl" serve --listen 127.0.0.1:0 --address-file "$OUT/address" --store "$STORE" --tokens "$OUT/tokens" \
   > "$OUT/server.log" 2> "$OUT/server.err" &
 SERVER=$!
-trap 'kill -TERM $SERVER 2>/dev/null || true' EXIT
+trap 'kill -TERM $SERVER 2>/dev/null || true; [ -z "$WEED" ] || kill $WEED 2>/dev/null || true' EXIT
 for _ in $(seq 100); do
   [ -s "$OUT/address" ] && break
   kill -0 $SERVER 2>/dev/null || { echo "fieldctl serve exited:"; cat "$OUT/server.err"; exit 1; }
@@ -70,7 +93,7 @@ t0=$(date +%s%N)
 kill -TERM $SERVER
 rc_server=0
 wait $SERVER || rc_server=$?
-trap - EXIT
+trap '[ -z "$WEED" ] || kill $WEED 2>/dev/null || true' EXIT
 echo "fieldctl serve exited $rc_server after $(( ($(date +%s%N) - t0) / 1000000 )) ms; stderr: $(wc -c < "$OUT/server.err") bytes"
 [ -s "$OUT/server.err" ] && head -n 5 "$OUT/server.err"
 
@@ -88,15 +111,38 @@ grep -vE ' (PUT|GET) [^ ]+ 20[01] |listening on |stopped$' "$OUT/server.log" | h
 
 echo "## verify: fieldbench upload-verify, fieldctl devices"
 rc_verify=0
-"$BIN/fieldbench" upload-verify "$OUT/store" --sent "$OUT/sent" --devices "$DEVICES" --bundles-per-device "$PER_DEVICE" || rc_verify=$?
-"$BIN/fieldctl" devices --store "$OUT/store" --format json 2> "$OUT/devices.err" | python3 -c '
+if [ -n "$WEED" ]; then
+  # Every bundle object once: DEVICES x PER_DEVICE keys ending in .zst, each device's own.
+  objects=$(python3 - "$AWS_ENDPOINT_URL" <<'PY'
+import re, subprocess, sys, urllib.parse
+endpoint, token, n = sys.argv[1], None, 0
+while True:
+    q = "list-type=2&prefix=run%2F" + ("&continuation-token=" + urllib.parse.quote(token, safe="") if token else "")
+    # Signature V4 wants the query sorted by name.
+    q = "&".join(sorted(q.split("&")))
+    out = subprocess.run(["curl", "-s", "--aws-sigv4", "aws:amz:us-east-1:s3", "--user",
+                          "field-bench:field-bench-secret-0123456789", endpoint + "/field-bench?" + q],
+                         capture_output=True, text=True).stdout
+    n += len(re.findall(r"<Key>run/bench\d+/[^/<]+\.zst</Key>", out))
+    m = re.search(r"<NextContinuationToken>([^<]+)</NextContinuationToken>", out)
+    if "<IsTruncated>true</IsTruncated>" not in out or not m:
+        break
+    token = m.group(1)
+print(n)
+PY
+)
+  echo "bundle objects in the bucket: $objects of $((DEVICES * PER_DEVICE))"
+  [ "$objects" -eq $((DEVICES * PER_DEVICE)) ] || rc_verify=1
+fi
+[ -n "$WEED" ] || "$BIN/fieldbench" upload-verify "$OUT/store" --sent "$OUT/sent" --devices "$DEVICES" --bundles-per-device "$PER_DEVICE" || rc_verify=$?
+"$BIN/fieldctl" devices --store "$STORE" --format json 2> "$OUT/devices.err" | python3 -c '
 import json, sys
 d = json.load(sys.stdin)
 print("fieldctl devices: %d devices, %d bundles, %.1f MB, %d samples" % (len(d), sum(x["bundles"] for x in d), sum(x["bytes"] for x in d) / 1e6, sum(x["samples"] for x in d)))
 '
 echo "fieldctl devices notes (index or files out of step): $(wc -l < "$OUT/devices.err")"
 head -n 5 "$OUT/devices.err"
-du -sh "$OUT/store" | awk '{print "store on disk: " $1}'
+[ -n "$WEED" ] || du -sh "$OUT/store" | awk '{print "store on disk: " $1}'
 
 echo "## result"
 echo "load average after the run: $(cut -d' ' -f1-3 /proc/loadavg)"

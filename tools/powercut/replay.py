@@ -17,7 +17,7 @@ The conservative model is strict + synced, the lenient one all + torn; `prefix` 
 For each cut the tree is written to a scratch directory and `AGENT... --duration 0 --spool DIR` runs on it (it
 recovers and stops). Then, on what it left:
 1. every file is one a reader can open: a closed, intact bundle (tools/fieldbundle.py), `pending-losses` or the
-   lock, nothing half-done (`.open`, `.crashed`, `.recovering`, `.partial`);
+   lock or the reserve, nothing half-done (`.open`, `.crashed`, `.recovering`, `.partial`);
 2. no sample (seq, mono_ns, part) is in two bundles (loss records may repeat: analysis counts a name once);
 3. every promised sample is there, byte for byte (as decoded), or its bundle is named by a loss record (in a
    surviving bundle or in pending-losses). Promised: the samples of every bundle whose close had returned (its
@@ -513,7 +513,7 @@ def read_spool(spool, policy):
     samples, lost, problems, headers, damaged = {}, set(), [], {}, 0
     for name in sorted(os.listdir(spool)):
         p = os.path.join(spool, name)
-        if name == "lock":
+        if name in ("lock", "reserve"):  # the spool lock, and the room kept for pending-losses (any content)
             continue
         if name == "pending-losses":
             for line in open(p, "rb").read().split(b"\n"):

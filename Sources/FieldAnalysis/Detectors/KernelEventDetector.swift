@@ -5,7 +5,7 @@ public struct KernelEventDetector: Detector {
 
     public func inspect(_ d: DeviceTimeline, _ c: AnalysisContext) -> DetectorOutput {
         var out = DetectorOutput()
-        for (_, e) in d.events {
+        for e in d.events.map(\.event) {
             let evidence = ["anon_rss_bytes": Double(e.anonymousResidentBytes ?? 0), "total_vm_bytes": Double(e.virtualBytes ?? 0)]
             switch e.kind {
             case .outOfMemoryKill:

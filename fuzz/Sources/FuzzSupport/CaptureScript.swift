@@ -5,8 +5,8 @@ import FieldModel
 ///
 /// ```
 /// linux                     first line: the backend that interprets (linux, sylixos; anything else: each)
-/// == 1700000000000000000    a new sample at this wall clock, nanoseconds (`wallLimit` at most either side of
-///                           1970; without one: sample 0 at 0)
+/// == 1700000000000000000    a new sample at this wall clock, nanoseconds (any Int64 but its minimum;
+///                           without one: sample 0 at 0)
 /// @@ f /proc/1/stat         an entry: its kind and status, then its path; its bytes are the lines up to
 /// 1 (init) S 0 1 ...        the next line that starts with `@@ ` or `== `
 /// ```
@@ -69,10 +69,9 @@ public struct CaptureScript {
         logLines = log
     }
 
-    /// Wall clocks are kept within 2^62 ns of 1970 (146 years): differences of two clocks at the extremes of Int64
-    /// overflow in the timeline (fuzz/findings/timeline: known, being fixed apart), and every run would stop there
-    /// instead of looking further. Widen to Int64.max once those are fixed.
-    public static let wallLimit: Int64 = (1 << 62) - 1
+    /// Wall clocks span all of Int64 but its minimum (so that the negation is one too): the timeline's clock
+    /// arithmetic saturates since the overflows on extreme clocks were fixed (fuzz/corpus/timeline/regression-overflow-*).
+    public static let wallLimit: Int64 = .max
 
     static func entry(_ header: ArraySlice<UInt8>) -> FileCapture {
         let letter = header.first ?? 0x66
