@@ -14,6 +14,7 @@ let package = Package(
         .library(name: "FieldModel", targets: ["FieldModel"]),
         .library(name: "FieldBackends", targets: ["FieldBackends", "FieldLinux", "FieldSylixOS"]),
         .library(name: "FieldAnalysis", targets: ["FieldAnalysis"]),
+        .library(name: "FieldImport", targets: ["FieldImport"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -82,10 +83,12 @@ let package = Package(
             ],
             path: "Sources/FieldCollector"
         ),
+        // Host side: hand-made Linux soak logs (cat loops, top, free) read into samples for `fieldctl import`.
+        .target(name: "FieldImport", dependencies: ["FieldAnalysis", "FieldBundle", "FieldModel", "FieldLinux"], path: "Sources/FieldImport"),
         .executableTarget(
             name: "fieldctl",
             dependencies: [
-                "FieldAnalysis", "FieldBundle", "FieldCollector",
+                "FieldAnalysis", "FieldBundle", "FieldCollector", "FieldImport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Sources/fieldctl"
@@ -106,7 +109,7 @@ let package = Package(
         .target(name: "FieldTestKit", dependencies: ["FieldModel"], path: "Tests/FieldTestKit"),
         .testTarget(name: "FieldBundleTests", dependencies: ["FieldBundle", "FieldModel", "CFieldCRC", "CZstd"], path: "Tests/FieldBundleTests"),
         .testTarget(
-            name: "FieldAnalysisTests", dependencies: ["FieldAnalysis", "FieldBundle", "FieldModel", "FieldBackends", "FieldTestKit", "FieldSoak"], path: "Tests/FieldAnalysisTests"),
+            name: "FieldAnalysisTests", dependencies: ["FieldAnalysis", "FieldBundle", "FieldModel", "FieldBackends", "FieldTestKit", "FieldSoak", "FieldImport"], path: "Tests/FieldAnalysisTests"),
         .testTarget(
             name: "FieldAgentTests", dependencies: ["FieldAgent", "FieldBundle", "FieldModel", "FieldTestKit"],
             path: "Tests/FieldAgentTests"),

@@ -30,5 +30,6 @@ let package = Package(
         fuzzTarget("fuzzprocfs", ["FieldBackends", "FieldModel"]),
         fuzzTarget("fuzzinterpret", ["FieldBackends", "FieldModel", "FieldAnalysis", "FieldBundle"]),
         fuzzTarget("fuzztimeline", ["FieldBundle", "FieldModel", "FieldAnalysis"]),
+        fuzzTarget("fuzzhandlog", ["FieldImport", "FieldBackends", "FieldModel", "FieldAnalysis", "FieldBundle"]),
     ]
 )

@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-TARGETS="bundle records procfs interpret timeline"
+TARGETS="bundle records procfs interpret timeline handlog"
 FUZZ_BIN=fuzz/.build/release
 OUT=fuzz/out
 PROMETHEUS=../shared/corpora/prometheus-procfs/fixtures.ttar
@@ -26,6 +26,8 @@ Targets: $TARGETS
   procfs     every procfs parser of every backend (first line of the input names the file)
   interpret  samples of captures (a capture script) through the backends' interpreters, a timeline, the detectors
   timeline   a decompressed bundle stream, checksums fixed, through BundleReader, the timeline and the detectors
+  handlog    a hand-made soak log through fieldctl import's block scanner and iteration assembler, every mode,
+             then the Linux interpreter, a timeline and the detectors
 
 The targets are built first when needed (swift build -c release --package-path fuzz, with -sanitize=fuzzer,address;
 a few minutes the first time). A run reads fuzz/corpus/TARGET (checked in; not changed by a run), writes the
@@ -61,7 +63,7 @@ run_env() {
 max_len() {
   case "$1" in
     procfs) echo 16384 ;;
-    records | interpret | bundle) echo 32768 ;;
+    records | interpret | bundle | handlog) echo 32768 ;;
     timeline) echo 65536 ;;
   esac
 }

@@ -14,6 +14,7 @@ command -v pkg-config >/dev/null 2>&1 || need_apt="$need_apt pkg-config"
 command -v cc >/dev/null 2>&1 || need_apt="$need_apt gcc libc6-dev"
 command -v prometheus >/dev/null 2>&1 || need_apt="$need_apt prometheus"  # MetricsTests scrape the collector with it
 command -v busybox >/dev/null 2>&1 || need_apt="$need_apt busybox"  # CaptureImportTests run tools/fieldcapture.sh in its sh
+command -v top >/dev/null 2>&1 || need_apt="$need_apt procps"  # HandLogImportTests write a top -b / free loop
 command -v dash >/dev/null 2>&1 || need_apt="$need_apt dash"
 if [ -n "$need_apt" ]; then
   echo "setup: installing$need_apt" >&2

@@ -80,6 +80,8 @@ public final class LinuxInterpreter: SampleInterpreter {
         var comms: [[UInt8]] = []
         var pidsMax: UInt64??
         var pidsCurrent: UInt64?
+        /// Its row in a `top -b` screen (imported hand-made logs).
+        var top: TopScreen.Row?
     }
 
     /// The unsigned number a whole file holds (`threads-max`, `pid_max`, ...), at most `maximum` (what the kernel's
@@ -107,6 +109,8 @@ public final class LinuxInterpreter: SampleInterpreter {
         var order: [Int32] = []
         var byPID: [Int32: Files] = [:]
         var lastPID: Int32?
+        // What `free` and `top` said of memory (imported hand-made logs), used when there is no meminfo.
+        var commandMemory: (total: UInt64?, available: UInt64?)?
         for f in files {
             if let (pid, leaf) = Self.processPath(f.path) {
                 lastPID = pid
@@ -154,6 +158,19 @@ public final class LinuxInterpreter: SampleInterpreter {
                     caches.append(KernelCache(name: c.name, bytes: bytes, reclaimable: Self.reclaimable(c.name)))
                 }
                 obs.system.kernelCaches = caches
+            case CommandOutputParser.topPath:
+                let t = CommandOutputParser.parseTop(f.bytes)
+                for r in t.rows {
+                    if byPID[r.pid] == nil { order.append(r.pid) }
+                    byPID[r.pid, default: Files()].top = r
+                }
+                if t.skippedLines > 0, let first = t.firstSkippedLine {
+                    obs.unusable += UnusableValue.skippedLines(t.skippedLines, first: first, in: f.path)
+                }
+                if commandMemory?.available == nil { commandMemory = (t.memoryTotal, t.memoryAvailable) }
+            case CommandOutputParser.freePath:
+                let m = CommandOutputParser.parseFree(f.bytes)
+                if m.available != nil { commandMemory = (m.total, m.available) }
             default:
                 // A cgroup's pids files follow the files of the process whose deep read found them.
                 if let pid = lastPID, byPID[pid] != nil {
@@ -170,6 +187,10 @@ public final class LinuxInterpreter: SampleInterpreter {
                 }
             }
         }
+        if obs.system.memoryAvailable == nil, let m = commandMemory {
+            obs.system.memoryAvailable = m.available
+            obs.system.memoryTotal = m.total
+        }
         if let t = tasks {
             if let m = threadsMax { obs.system.quotas.append(QuotaReading(resource: "thread", limit: m, used: t, source: "kernel.threads-max")) }
             if let m = pidMax { obs.system.quotas.append(QuotaReading(resource: "thread", limit: m, used: t, source: "kernel.pid_max")) }
@@ -179,7 +200,12 @@ public final class LinuxInterpreter: SampleInterpreter {
         var seenCheap: [Int32: Cheap] = [:]
         seenCheap.reserveCapacity(order.count)
         for pid in order {
-            guard let files = byPID[pid], let statBytes = files.stat else { continue }
+            guard let files = byPID[pid] else { continue }
+            guard let statBytes = files.stat else {
+                // Imported hand-made logs hold status, maps or top rows without stat.
+                if let p = statless(pid, files, maxMapCount: maxMapCount, unusable: &obs.unusable, seen: &seen) { obs.processes.append(p) }
+                continue
+            }
             var c = cheap[pid] ?? Cheap()
             // Built only for a report: most samples have nothing to report.
             func path(_ leaf: String) -> String { "/proc/\(pid)/" + leaf }
@@ -237,23 +263,7 @@ public final class LinuxInterpreter: SampleInterpreter {
                 p.descriptors = c.fdCount
             }
             seenCheap[pid] = c
-            if let maps = files.maps, !Self.same(mem.mapsBytes, maps) {
-                let parsed = MapsParser.parse(maps)
-                let s = MapsSummary(parsed)
-                mem.mapsUnusable = UnusableValue.skippedLines(parsed.skippedLines, first: parsed.firstSkippedLine, in: path("maps"))
-                if s.overflows {
-                    // Mappings of one address space cannot add up to more than it: not a layout to judge by.
-                    mem.mapsUnusable.append(UnusableValue(path: path("maps"), field: "mapping sizes", text: "add up to more than 2^64 bytes"))
-                    mem.space = nil
-                    mem.highestAddress = 0
-                } else {
-                    mem.space = Self.addressSpace(s)
-                    if mem.musl == nil { mem.musl = Self.usesMusl(parsed) }
-                    if mem.musl == true { mem.space!.stackCacheAllowance = 0 }
-                    mem.highestAddress = s.highestAddress
-                }
-                mem.mapsBytes = maps
-            }
+            if let maps = files.maps { Self.readMaps(maps, into: &mem, path: path("maps")) }
             if files.maps != nil {
                 p.addressSpace = mem.space
                 obs.unusable += mem.mapsUnusable
@@ -281,6 +291,53 @@ public final class LinuxInterpreter: SampleInterpreter {
         remembered = seen
         cheap = seenCheap
         return obs
+    }
+
+    /// The layout in `maps`, unless the same bytes were read before.
+    static func readMaps(_ maps: [UInt8], into mem: inout Remembered, path: @autoclosure () -> String) {
+        guard !Self.same(mem.mapsBytes, maps) else { return }
+        let parsed = MapsParser.parse(maps)
+        let s = MapsSummary(parsed)
+        mem.mapsUnusable = UnusableValue.skippedLines(parsed.skippedLines, first: parsed.firstSkippedLine, in: path())
+        if s.overflows {
+            // Mappings of one address space cannot add up to more than it: not a layout to judge by.
+            mem.mapsUnusable.append(UnusableValue(path: path(), field: "mapping sizes", text: "add up to more than 2^64 bytes"))
+            mem.space = nil
+            mem.highestAddress = 0
+        } else {
+            mem.space = Self.addressSpace(s)
+            if mem.musl == nil { mem.musl = Self.usesMusl(parsed) }
+            if mem.musl == true { mem.space!.stackCacheAllowance = 0 }
+            mem.highestAddress = s.highestAddress
+        }
+        mem.mapsBytes = maps
+    }
+
+    /// A process with no `stat` in the sample (hand-made logs: `cat /proc/PID/status`, maps, a `top -b` row): what
+    /// its status, maps and top row say; nil when there is none of them. Without stat's start time a reused pid
+    /// cannot be told from its predecessor.
+    func statless(_ pid: Int32, _ files: Files, maxMapCount: Double?, unusable: inout [UnusableValue],
+                  seen: inout [UInt64: Remembered]) -> ProcessObservation? {
+        guard files.status != nil || files.top != nil || files.maps != nil else { return nil }
+        let status = files.status.map { StatusParser.parse($0) }
+        var p = ProcessObservation(pid: pid, name: status?.name ?? files.top?.name ?? "pid \(pid)")
+        if let s = status, s.skippedLines > 0 {
+            unusable.append(UnusableValue(path: "/proc/\(pid)/status", field: "line", text: "\(s.skippedLines) line(s) without a key and value"))
+        }
+        p.threads = status?.threads ?? files.top?.threads
+        p.residentBytes = status?.vmRSS ?? files.top?.residentBytes
+        p.virtualBytes = status?.vmSize ?? files.top?.virtualBytes
+        if let t = p.threads, t < 0 || t > Int(Self.int) { p.threads = nil }
+        let key = UInt64(UInt32(bitPattern: pid)) << 40
+        var mem = remembered[key] ?? Remembered()
+        if let maps = files.maps {
+            Self.readMaps(maps, into: &mem, path: "/proc/\(pid)/maps")
+            p.addressSpace = mem.space
+            unusable += mem.mapsUnusable
+        }
+        p.quotas = Self.quotas(p, mem, fresh: files.maps != nil, maxMapCount: maxMapCount)
+        seen[key] = mem
+        return p
     }
 
     /// The limits one process runs into: descriptors, map count, and its thread ceiling once per limit of its own

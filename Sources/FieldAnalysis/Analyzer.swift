@@ -11,6 +11,7 @@ public struct Analyzer {
         SharedMemoryDetector(),
         DescriptorDetector(),
         VirtualGrowthDetector(),
+        ResidentGrowthDetector(),
         KernelCacheDetector(),
         MemoryPressureDetector(),
         KernelEventDetector(),
@@ -57,7 +58,7 @@ public struct Analyzer {
     }
 
     /// Kinds that name a leak in one process.
-    static let leakKinds: [FindingKind] = [.threadLeakUnjoined, .threadLeakGrowing, .heapLeak, .anonGrowth, .shmLeak, .fdLeak, .vmGrowth]
+    static let leakKinds: [FindingKind] = [.threadLeakUnjoined, .threadLeakGrowing, .heapLeak, .anonGrowth, .shmLeak, .fdLeak, .vmGrowth, .rssGrowth]
 
     /// One device's findings, related ones folded together.
     static func fold(_ all: [Finding], _ c: AnalysisContext) -> [Finding] {

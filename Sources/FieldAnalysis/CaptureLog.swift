@@ -50,6 +50,9 @@ public struct CaptureLogParser {
     public static let rotatedReason = "capture-rotated"
     /// The reason recorded for samples that were cut short.
     public static let cutReason = "capture-cut"
+    /// The reason recorded for a file absent from iterations of an imported hand-made log (one record per run of
+    /// consecutive iterations without it).
+    public static let missingReason = "log-file-missing"
 
     static let prefix = Array("#@field ".utf8)
 

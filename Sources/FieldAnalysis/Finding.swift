@@ -7,6 +7,8 @@ public enum FindingKind: String, Sendable, CaseIterable, Codable {
     case shmLeak = "shm-leak"
     case fdLeak = "fd-leak"
     case vmGrowth = "vm-growth"
+    /// Resident memory grows in a process with no captured memory map (imported `top`/`status` logs).
+    case rssGrowth = "rss-growth"
     case slabGrowth = "slab-growth"
     case memoryPressure = "memory-pressure"
     case oomKill = "oom-kill"

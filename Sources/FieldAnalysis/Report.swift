@@ -138,7 +138,7 @@ public enum Report {
             let rss = p.residentBytes.last.map { Format.bytes($0.v) } ?? "?"
             let peak = p.residentBytes.isEmpty ? "?" : Format.bytes(p.residentBytes.maximum)
             return "agent pid \(p.key.pid) (\(p.name)), its own cost: resident \(rss) (peak \(peak)), "
-                + "\(Format.count(p.threads.last?.v ?? 0)) thread(s), \(Format.count(p.descriptors.last?.v ?? 0)) descriptors"
+                + "\(p.threads.last.map { Format.count($0.v) } ?? "?") thread(s), \(p.descriptors.last.map { Format.count($0.v) } ?? "?") descriptors"
         }
     }
 

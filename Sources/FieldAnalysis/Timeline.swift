@@ -305,6 +305,10 @@ public struct DeviceTimeline: Sendable, Codable {
         missing.map { m in
             if let n = m.samples { return "\(n) sample(s) not written on the device (the disk stayed full)" }
             if m.reason == CaptureLogParser.cutReason { return "\(m.names.count) sample(s) of the imported capture cut short and left out" }
+            if m.reason == CaptureLogParser.missingReason {
+                return "\(m.names.count) run(s) of iterations of the imported log without one of its files (log-file-missing): "
+                    + m.names.prefix(3).joined(separator: "; ") + (m.names.count > 3 ? "; ..." : "")
+            }
             if m.reason == CaptureLogParser.rotatedReason {
                 return "\(m.bundles) segment(s) of \(m.bytes / 1024) KiB of the capture rotated out on the device (capture-rotated)"
             }

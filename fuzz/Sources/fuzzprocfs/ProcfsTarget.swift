@@ -59,6 +59,8 @@ let parsers: [(name: String, parse: @Sendable ([UInt8]) -> Void)] = [
     ("linux/fd", { b in _ = FDListParser.count(b) }),
     ("linux/task", { b in _ = TaskListParser.parse(b) }),
     ("linux/pressure/memory", { b in _ = PressureParser.parse(b) }),
+    ("linux/top", { b in _ = CommandOutputParser.parseTop(b).rows.count }),
+    ("linux/free", { b in _ = CommandOutputParser.parseFree(b).available }),
     ("linux/version", { b in _ = VersionParser.parse(b)?.isAtLeast(4, 5) }),
     ("linux/kmsg", { b in
         for r in KmsgParser.parse(b).records { _ = (r.level, r.facility, r.event) }
