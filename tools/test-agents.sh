@@ -20,10 +20,11 @@ native_suites="EndToEndTests"
 # Suites that run no agent (the collector, its object store, TLS, fleet analysis of synthesized bundles), and the
 # shell capture's import (the agent there is only the reference): the main run of the tests covers them, and each
 # took a minute or more per agent build.
-native_skip="FleetTests|FleetAnalysisTests|CollectorTLSTests|ObjectStoreTests|CaptureImportTests"
+native_skip="FleetTests|FleetAnalysisTests|CollectorTLSTests|ObjectStoreTests|CaptureImportTests|HandLogImportTests"
 emulated_suites="AgentAndDecodeTests|AgentBehaviourTests|AccuracyMatrixTests|AgentBuildTests|SylixOSSimulatorTests|UploadTests|UploadTLSTests"
 
 failed=()
+flaky=()
 for t in "${targets[@]}"; do
   out=.build-agent/out/$t
   start=$(date +%s)
@@ -48,9 +49,20 @@ for t in "${targets[@]}"; do
     echo "test-agents: $t passed in $(( $(date +%s) - start )) s ($(grep -E 'Test run with' ".build-agent/test-$t.log" | tail -n 1))"
   else
     grep -E '✘|error|Expectation failed' ".build-agent/test-$t.log" | head -n 40 >&2 || true
-    echo "test-agents: $t FAILED (log: .build-agent/test-$t.log)" >&2
-    failed+=("$t")
+    # Under emulation a test's timing depends on the machine's load: the tests that failed run once more, alone.
+    # Their first failure stays in this output above; only a second failure fails the build.
+    names=$(sed -n 's/^✘ Test \([A-Za-z0-9_]*\)(.*) .*failed after.*/\1/p' ".build-agent/test-$t.log" | sort -u | paste -sd'|' -)
+    if [ -n "$emulator" ] && [ -n "$names" ] && [ "$(echo "$names" | tr '|' '\n' | wc -l)" -le 3 ] &&
+        FIELD_AGENT=$PWD/$out/fieldagent FIELD_AGENT_EMULATOR=$emulator FIELD_AGENT_TARGET=$t swift test --skip-build \
+          --filter "$names" > ".build-agent/retry-$t.log" 2>&1; then
+      echo "test-agents: $t: FLAKY under $emulator: $names failed, then passed run again alone" \
+        "($(grep -E 'Test run with' ".build-agent/retry-$t.log" | tail -n 1)); first run's log: .build-agent/test-$t.log" >&2
+      flaky+=("$t: $names")
+    else
+      echo "test-agents: $t FAILED (log: .build-agent/test-$t.log)" >&2
+      failed+=("$t")
+    fi
   fi
 done
 if [ ${#failed[@]} -gt 0 ]; then echo "test-agents: failed: ${failed[*]}" >&2; exit 1; fi
-echo "test-agents: ${#targets[@]} builds passed"
+echo "test-agents: ${#targets[@]} builds passed${flaky[0]:+ (flaky, passed when run again: ${flaky[*]})}"

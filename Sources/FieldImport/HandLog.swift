@@ -461,46 +461,16 @@ public struct HandLogAssembler {
             if others == 1 { (firstOther, firstOtherLine) = (text, line) }
         case .time(let nanos, _, let line):
             guard case .dates(let before) = mode else { break }
-            if before {
-                out += close()
-                pending = Pending(time: nanos, firstLine: line)
-            } else {
-                if pending == nil { pending = Pending(time: nil, firstLine: line) }
-                pending!.time = nanos
-                out += close()
-            }
+            out += mark(nanos, before: before, line: line, carrying: nil)
         case .block(let b):
             switch mode {
             case .dates(let before):
-                if pending == nil {
-                    if before {
-                        unplaced(b)
-                        return out
-                    }
-                    pending = Pending(time: nil, firstLine: b.firstLine)
-                }
-                pending!.blocks.append(b)
+                add(b, before: before)
             case .topClock(let before):
                 if b.kind == .top, let c = b.clock {
-                    let t = clockTime(c)
-                    if before {
-                        out += close()
-                        pending = Pending(time: t, blocks: [b], firstLine: b.firstLine)
-                    } else {
-                        if pending == nil { pending = Pending(time: nil, firstLine: b.firstLine) }
-                        pending!.blocks.append(b)
-                        pending!.time = t
-                        out += close()
-                    }
+                    out += mark(clockTime(c), before: before, line: b.firstLine, carrying: b)
                 } else {
-                    if pending == nil {
-                        if before {
-                            unplaced(b)
-                            return out
-                        }
-                        pending = Pending(time: nil, firstLine: b.firstLine)
-                    }
-                    pending!.blocks.append(b)
+                    add(b, before: before)
                 }
             case .repetition:
                 let id = identity(b)
@@ -560,6 +530,33 @@ public struct HandLogAssembler {
             out.append(.note("\(source): \(path) is absent from \(t.count) iteration(s), the first at \(BundleName.timestamp(t.first)): recorded as missing"))
         }
         return out
+    }
+
+    /// A time (a date line, or the top screen `block` that carries its clock): it starts the next iteration
+    /// (`before`) or ends the one going on.
+    private mutating func mark(_ t: Int64, before: Bool, line: Int, carrying block: HandLogScanner.Block?) -> [CaptureLogParser.Event] {
+        if before {
+            let out = close()
+            pending = Pending(time: t, blocks: block.map { [$0] } ?? [], firstLine: line)
+            return out
+        }
+        if pending == nil { pending = Pending(time: nil, firstLine: line) }
+        if let b = block { pending!.blocks.append(b) }
+        pending!.time = t
+        return close()
+    }
+
+    /// A block between times: into the iteration going on; before the first time, when times start iterations,
+    /// it cannot be placed.
+    private mutating func add(_ b: HandLogScanner.Block, before: Bool) {
+        if pending == nil {
+            if before {
+                unplaced(b)
+                return
+            }
+            pending = Pending(time: nil, firstLine: b.firstLine)
+        }
+        pending!.blocks.append(b)
     }
 
     private mutating func unplaced(_ b: HandLogScanner.Block) {
