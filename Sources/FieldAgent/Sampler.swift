@@ -274,6 +274,7 @@ struct Sampler {
         } catch {
             report("cannot close \(w.openPath): \(error.message)")
             forgetBundleLosses()
+            w.abandon()
             seal(w)
         }
         if reason == "rotation" { for line in spool.recoverCrashed() { report(line) } }
@@ -390,6 +391,10 @@ struct Sampler {
                 report("writing \(w.openPath) failed: \(error.message); starting a new bundle")
                 writer = nil
                 forgetBundleLosses()
+                // Its descriptor goes first: on a full disk the drop below may pick this very file (the oldest when
+                // nothing older is left), and an unlinked file still open keeps its blocks, so the loss record
+                // found no room and lived only in memory until this function returned.
+                w.abandon()
                 let full = error.errno == ENOSPC
                 if full { makeRoom() }
                 seal(w)

@@ -295,6 +295,15 @@ public final class BundleWriter {
         return finalPath
     }
 
+    /// Gives the file up after a failed write: its descriptor is closed, and what was flushed stays readable under
+    /// the `.open` name for recovery. Until then the file keeps its blocks on the disk even once unlinked: an agent
+    /// that drops it to make room on a full disk must abandon it first, or the room does not come.
+    public func abandon() {
+        guard state != .closed else { return }
+        state = .closed
+        _ = CFieldPlatform.close(fd)
+    }
+
     /// Memory the zstd compressor holds (window, tables, buffers), for the agent's self-statistics and budgets.
     public var compressorMemoryBytes: Int { ZSTD_sizeof_CCtx(cctx) }
 

@@ -138,4 +138,42 @@ extension AgentFaultTests {
         #expect(account.unexplainedGaps().isEmpty, "samples lost with no record: \(account.unexplainedGaps())")
         #expect(account.runs.count >= 2)
     }
+
+    /// A bundle whose write failed on a full disk gives its room back as soon as it is abandoned. The agent drops
+    /// the oldest bundle to make room, which is the failing one itself when nothing older is left: while its
+    /// descriptor stayed open, unlinking it freed nothing, the drop's loss record found no room and lived only in
+    /// memory, and a kill then lost it (a harness run in CI, 4 Dec).
+    @Test func anAbandonedBundleGivesItsRoomBackAtOnce() throws {
+        let mnt = try Harness.tempDir()
+        defer { try? FileManager.default.removeItem(atPath: mnt) }
+        try #require(try Harness.run("/bin/mount", ["-t", "tmpfs", "-o", "size=96k", "tmpfs", mnt]).status == 0)
+        defer { _ = try? Harness.run("/bin/umount", [mnt]) }
+        func free() -> UInt64 {
+            var st = statvfs()
+            return statvfs(mnt, &st) == 0 ? UInt64(st.f_bavail) * UInt64(st.f_frsize) : 0
+        }
+        let header = BundleHeader(
+            agent: "test", backend: "linux", osIdentity: [], deviceID: "full", bootID: nil, wallNanos: 1, monoNanos: 1,
+            intervalNanos: 1_000_000_000, procRoot: "/proc", sequence: 0, plan: [])
+        let w = try BundleWriter(path: mnt + "/full-0.zst", header: header)
+        var generator = SystemRandomNumberGenerator()
+        var failed = false
+        for seq in 0..<64 where !failed {
+            // Incompressible content: each sample takes its size on the disk.
+            let noise = (0..<8192).map { _ in UInt8.random(in: 0...255, using: &generator) }
+            do {
+                try w.append(Sample(sequence: UInt64(seq), wallNanos: Int64(seq), monoNanos: UInt64(seq),
+                                    files: [FileCapture(path: "/proc/noise", bytes: noise)]))
+            } catch {
+                failed = true
+                #expect(error.errno == ENOSPC, "\(error.message)")
+            }
+        }
+        try #require(failed, "the 96 KiB disk never filled")
+        let full = free()
+        #expect(unlink(w.openPath) == 0)
+        #expect(free() < full + 16384, "the unlinked file's blocks came back while it was still open")
+        w.abandon()
+        #expect(free() >= full + 65536, "abandoning it gave back \(free() - full) bytes")
+    }
 }

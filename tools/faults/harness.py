@@ -1047,7 +1047,12 @@ def analyse_ctx(h, ctx, ev):
     for b in sorted(seen_names - accounted - removed_empty):
         has = len(infos[b]["samples"]) if b in infos else "?"
         unrecorded += 1
-        unrecorded_detail.append("bundle %s (%s samples) vanished without a loss record" % (b, has))
+        # What the poller saw of it and what the agents said of it: the evidence for a person to judge.
+        forms = ", ".join(sorted(ev.seen[k].get(b, []))) or "not in the spool, only in the archive"
+        stem = b[: -len(".zst")]
+        said = [l.strip() for p in ctx.runs for l in p.stderr().splitlines() if stem in l][:4]
+        unrecorded_detail.append("bundle %s (%s samples; seen in the spool as %s; the agents said: %s) vanished without a loss record"
+                                 % (b, has, forms, " | ".join(said) or "nothing of it"))
 
     # Bundles by run: the header's agent_pid and start time fall within one agent start's life.
     runs = [p for p in ctx.runs if not p.refused]
