@@ -1050,9 +1050,10 @@ def analyse_ctx(h, ctx, ev):
         # What the poller saw of it and what the agents said of it: the evidence for a person to judge.
         forms = ", ".join(sorted(ev.seen[k].get(b, []))) or "not in the spool, only in the archive"
         stem = b[: -len(".zst")]
-        said = [l.strip() for p in ctx.runs for l in p.stderr().splitlines() if stem in l][:4]
-        unrecorded_detail.append("bundle %s (%s samples; seen in the spool as %s; the agents said: %s) vanished without a loss record"
-                                 % (b, has, forms, " | ".join(said) or "nothing of it"))
+        said = [l.strip() for p in ctx.runs for l in p.stderr().splitlines() if stem in l][:6]
+        copied = [n for n in notes if stem in n][:3]
+        unrecorded_detail.append("bundle %s (%s samples; seen in the spool as %s; copies: %s; the agents said: %s) vanished without a loss record"
+                                 % (b, has, forms, "; ".join(copied) or "none unreadable", " | ".join(said) or "nothing of it"))
 
     # Bundles by run: the header's agent_pid and start time fall within one agent start's life.
     runs = [p for p in ctx.runs if not p.refused]
