@@ -135,9 +135,11 @@ public enum CommandOutputParser {
         return o1 || o2 || o3 ? nil : s
     }
 
-    /// `HH:MM:SS` -> seconds since midnight.
-    static func clock(_ w: ArraySlice<UInt8>) -> Int? {
-        let parts = w.split(separator: 0x3A, omittingEmptySubsequences: false)
+    /// `HH:MM:SS` (a fraction after it, `.123`, is dropped) -> seconds since midnight. Also what `fieldctl import`
+    /// reads the clock of a hand-made log's `date` lines with.
+    public static func clock(_ w: ArraySlice<UInt8>) -> Int? {
+        let whole = w.firstIndex(of: 0x2E).map { w[..<$0] } ?? w
+        let parts = whole.split(separator: 0x3A, omittingEmptySubsequences: false)
         guard parts.count == 3, let h = integer(parts[0]), let m = integer(parts[1]), let s = integer(parts[2]),
             parts[1].count == 2, parts[2].count == 2, h < 24, m < 60, s < 61
         else { return nil }

@@ -161,6 +161,11 @@ struct Sampler {
             if let s = stopAt { next = min(next, s) }
             Self.sleep(until: next)
         }
+        if writer == nil {
+            // The last bundle was closed by a rotation at the last sample, or its writing failed: the count is said
+            // all the same, for whoever checks that every sample taken is in a bundle or on record as lost.
+            print("fieldagent: stopped with no bundle open (\(sampleSequence) samples in this run)")
+        }
         closeBundle(reason: "shutdown")
         delivery?.stop(within: options.finalUploadSeconds)
         // Losses not yet written into a bundle (noteLoss kept them on disk) wait for the next start's first bundle.
@@ -181,19 +186,27 @@ struct Sampler {
             bootID: backend.bootID(procRoot: options.procRoot), wallNanos: wall, monoNanos: mono,
             intervalNanos: intervalNanos, procRoot: options.procRoot, sequence: bundleSequence, plan: plan,
             agentPID: getpid())
+        var started: BundleWriter?
         do {
             var settings = WriterOptions.device
             settings.fsync = options.fsync
             let path = spool.freeBundlePath(wallNanos: wall, sequence: bundleSequence)
             let w = try BundleWriter(path: path, header: header, options: settings)
+            started = w
+            for loss in pendingLosses { try w.append(loss) }
             writer = w
             lastError = ""
             bundleSequence += 1
             bundleStartMono = mono
-            for loss in pendingLosses { try w.append(loss) }
             lossesInBundle = pendingLosses
             pendingLosses = []
         } catch {
+            // A start that failed after the header (on a loss record) leaves a file with nothing the losses do not
+            // still hold in memory and in pending-losses: it goes, like one whose header failed (BundleWriter).
+            if let w = started {
+                w.abandon()
+                unlink(w.openPath)
+            }
             report("cannot start a bundle: \(error.message)")
             if error.errno == ENOSPC { makeRoom() }
         }
@@ -276,6 +289,7 @@ struct Sampler {
             forgetBundleLosses()
             w.abandon()
             seal(w)
+            if reason == "shutdown" { print("fieldagent: stopped; the last bundle was sealed for recovery (\(sampleSequence) samples in this run)") }
         }
         if reason == "rotation" { for line in spool.recoverCrashed() { report(line) } }
         // After the last bundle no room is needed for a next one.

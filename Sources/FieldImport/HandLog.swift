@@ -230,15 +230,8 @@ public struct HandLogScanner {
         return clock(words[2])
     }
 
-    /// `HH:MM:SS` (a fraction after it is dropped) -> seconds since midnight.
-    static func clock<S: Collection>(_ w: S) -> Int? where S.Element == UInt8 {
-        let text = String(decoding: w, as: UTF8.self).split(separator: ".").first.map(String.init) ?? ""
-        let p = text.split(separator: ":", omittingEmptySubsequences: false)
-        guard p.count == 3, p[1].count == 2, p[2].count == 2, let h = Int(p[0]), let m = Int(p[1]), let s = Int(p[2]),
-            (0..<24).contains(h), (0..<60).contains(m), (0..<61).contains(s)
-        else { return nil }
-        return h * 3600 + m * 60 + s
-    }
+    /// `HH:MM:SS` (a fraction after it is dropped) -> seconds since midnight: the parser of top's clock.
+    static func clock<S: Collection>(_ w: S) -> Int? where S.Element == UInt8 { CommandOutputParser.clock(ArraySlice(w)) }
 
     static let months = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"]
 

@@ -125,6 +125,23 @@ import Testing
         #expect(bad.status != 0 && bad.stderr.contains("--trace-samples"), "\(bad.stderr)")
     }
 
+    /// A run whose last bundle was closed by a rotation (here after every sample) has no bundle open at the stop:
+    /// it still says how many samples it took, and every one of them is in a bundle.
+    @Test func aStopWithNoBundleOpenStillSaysItsCount() throws {
+        let dir = try Harness.tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let run = try Harness.fieldagent([
+            "--interval", "0.1", "--duration", "0.45", "--bundle-bytes", "1", "--spool", dir + "/spool",
+        ])
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(!run.text.contains("fieldagent: wrote "), "\(run.text)")
+        let said = run.text.split(separator: "\n").first { $0.hasPrefix("fieldagent: stopped with no bundle open (") }
+        let count = said.flatMap { $0.split(separator: "(").last?.split(separator: " ").first }.flatMap { Int($0) }
+        let ss = try samples(in: dir + "/spool")
+        #expect(count != nil && count == ss.count, "\(run.text)")
+        #expect(ss.count >= 2)
+    }
+
     @Test func pidAndMatchSelectProcesses() throws {
         let sleeper = try startSleeper()
         defer { sleeper.terminate() }

@@ -82,14 +82,11 @@ import Testing
             "/usr/bin/dash", [Self.script, "--interval", "1", "--duration", "3", "--out", dir + "/w.txt", "--pid", pid, "--device-id", "rot"],
             timeout: 60)
         #expect(whole.status == 0, "\(whole.stderr)")
-        let bytes = try Data(contentsOf: URL(fileURLWithPath: dir + "/w.txt"))
-        let wtext = String(decoding: bytes, as: UTF8.self)
-        let lastStart = try #require(wtext.range(of: "#@field sample ", options: .backwards))
-        let cutAt = wtext.utf8.distance(from: wtext.utf8.startIndex, to: lastStart.upperBound) + 40
-        try bytes.prefix(cutAt).write(to: URL(fileURLWithPath: dir + "/cut.txt"))
+        try Harness.cutCopy(of: dir + "/w.txt", to: dir + "/cut.txt", afterLast: "#@field sample ", atEnd: true, offset: 40)
         let cut = try Harness.fieldctl(["import", dir + "/cut.txt", "--out", dir + "/cut"])
         #expect(cut.status == 0, "\(cut.stderr)")
         #expect(cut.stderr.contains("is left out: the capture ends inside it"), "\(cut.stderr)")
+        let wtext = try String(contentsOfFile: dir + "/w.txt", encoding: .utf8)
         let samples = wtext.components(separatedBy: "#@field sample-end ").count - 2
         #expect(cut.text.contains("imported \(samples) samples of rot"), "\(cut.text) (\(samples) whole samples)")
         let cutReport = try Harness.fieldctl(["analyze", dir + "/cut"])

@@ -120,11 +120,7 @@ import Testing
         #expect(report.text.contains("1 gap(s) in the sampling"), "\(report.text)")
 
         // Cut inside the last iteration's last maps, mid-line: every whole iteration before it is imported.
-        let bytes = try Data(contentsOf: URL(fileURLWithPath: dir + "/gaps.log"))
-        let text = String(decoding: bytes, as: UTF8.self)
-        let lastMaps = try #require(text.range(of: "[heap]", options: .backwards))
-        let cutAt = text.utf8.distance(from: text.utf8.startIndex, to: lastMaps.lowerBound) + 3
-        try bytes.prefix(cutAt).write(to: URL(fileURLWithPath: dir + "/cut.log"))
+        try Harness.cutCopy(of: dir + "/gaps.log", to: dir + "/cut.log", afterLast: "[heap]", offset: 3)
         let cut = try Harness.fieldctl(["import", dir + "/cut.log", "--out", dir + "/cut"])
         #expect(cut.status == 0, "\(cut.stderr)")
         #expect(cut.text.contains("imported 15 samples of cut"), "\(cut.text)")

@@ -89,6 +89,18 @@ enum Harness {
         return d
     }
 
+    /// Writes the file `from` cut `offset` bytes past the start (`atEnd`: past the end) of the last occurrence of
+    /// `marker` to `to`: a capture or log that a power cut ended mid-write. Throws when the marker is absent.
+    static func cutCopy(of from: String, to: String, afterLast marker: String, atEnd: Bool = false, offset: Int) throws {
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: from))
+        let text = String(decoding: bytes, as: UTF8.self)
+        guard let r = text.range(of: marker, options: .backwards) else {
+            throw HarnessError("\(from) holds no \(marker)")
+        }
+        let cutAt = text.utf8.distance(from: text.utf8.startIndex, to: atEnd ? r.upperBound : r.lowerBound) + offset
+        try bytes.prefix(cutAt).write(to: URL(fileURLWithPath: to))
+    }
+
     static func files(in dir: String, suffix: String) throws -> [String] {
         try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasSuffix(suffix) }.sorted().map { dir + "/" + $0 }
     }
