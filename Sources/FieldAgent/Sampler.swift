@@ -37,12 +37,6 @@ struct Sampler {
     private var maxSampleNanos: UInt64 = 0
     private var droppedBytes: UInt64 = 0
     private var lastError = ""
-    /// Bundles dropped so far per reason (`spool-quota`, `disk-full`), as far as the records this agent wrote,
-    /// kept and carried tell, and the newest of them by name (at most `carriedNames`, with their bytes). Every record
-    /// of those reasons holds both: the newest names, and in `bundles` the count, so that it still counts the older
-    /// drops it no longer names (docs/bundle-format.md, "Loss").
-    private var dropTotals: [String: UInt64] = [:]
-    private var newestDrops: [String: [(name: String, bytes: UInt64)]] = [:]
     /// The last run of unwritten samples this agent named (`noteUnwritten`), the only one it may extend.
     private var lastUnwritten: String?
     /// The last reason `pending-losses` could not be written, logged once while it repeats.
@@ -98,17 +92,7 @@ struct Sampler {
         let kept = spool.takePendingLosses()
         spool.finishRecordedDrops(kept)
         spool.ensureReserve()
-        // The count of drops goes on from the newest records the spool holds (they are in bundles already).
-        for l in spool.newestLossRecords(limit: Self.recordsReadAtStart) where Self.totalled(l.reason) {
-            dropTotals[l.reason] = max(dropTotals[l.reason] ?? 0, l.bundles)
-            remember(l.names, bytes: l.bytes, reason: l.reason)
-        }
-        for loss in kept {
-            let counted = UInt64(loss.names.count).addingReportingOverflow(loss.unnamed)
-            merge(LossReport(wallNanos: Clock.wallNanos(), monoNanos: Clock.monotonicNanos(), reason: loss.reason,
-                             bundles: counted.overflow ? .max : counted.partialValue, bytes: loss.bytes, names: loss.names))
-        }
-        if !kept.isEmpty { keepLosses() }
+        for loss in kept { noteLoss(reason: loss.reason, names: loss.names, bytes: loss.bytes, unnamed: loss.unnamed) }
         // Follow the kernel log only on the live system: a fixture proc root has no kernel of its own.
         if options.procRoot == "/proc", let path = backend.kernelLog {
             var failure: Int32 = 0
@@ -229,7 +213,7 @@ struct Sampler {
     }
 
     /// The filesystem is full: the oldest bundle goes (the oldest data is dropped first), and the loss is recorded
-    /// like a quota drop, with the records the dropped bundle held (`carryLosses`). On the full disk `pending-losses` usually cannot take the record before the drop: it is
+    /// like a quota drop. On the full disk `pending-losses` usually cannot take the record before the drop: it is
     /// written again once the drop has made room, and when even that room is too small for it (the record grows
     /// with every name it carries) the next oldest goes too, until the record fits, at most `extraDrops` more: a
     /// disk filled by others may hold no room for it whatever goes, and the spool must not be emptied for a record.
@@ -238,8 +222,7 @@ struct Sampler {
         guard var victim = spool.oldestBundle() else { return }
         for _ in 0...Self.extraDrops {
             droppedBytes += victim.bytes
-            carryLosses(of: [victim.name])
-            noteLoss(reason: "disk-full", names: [victim.name], bytes: victim.bytes, dropped: true)
+            noteLoss(reason: "disk-full", names: [victim.name], bytes: victim.bytes)
             spool.remove([victim.name])
             printError("fieldagent: disk full: dropped \(victim.name)")
             if keepLosses() { break }
@@ -259,15 +242,14 @@ struct Sampler {
         let reason = Self.unwritten
         let seq = sample.sequence
         // Only a run this agent started extends: the names of an earlier run (kept or carried) may end at any seq.
-        // (Anywhere among the names: a merge of carried ones may have sorted them.)
-        if let i = pendingLosses.firstIndex(where: { $0.reason == reason }), let mine = lastUnwritten,
-            let at = pendingLosses[i].names.lastIndex(of: mine)
+        if let i = pendingLosses.firstIndex(where: { $0.reason == reason }), let last = pendingLosses[i].names.last,
+            last == lastUnwritten
         {
-            let f = mine.split(separator: " ")
+            let f = last.split(separator: " ")
             let ends = f.count == 4 ? f[1].split(separator: "-").compactMap { UInt64($0) } : []
             if ends.count == 2, ends[1] &+ 1 == seq {
                 let name = "seq \(ends[0])-\(seq) at \(f[3])"
-                pendingLosses[i].names[at] = name
+                pendingLosses[i].names[pendingLosses[i].names.count - 1] = name
                 lastUnwritten = name
                 if !keepLosses() { makeRoom() }
                 return
@@ -282,12 +264,9 @@ struct Sampler {
 
     /// The open bundle is gone (its writing failed): the losses it recorded are recorded again in the next one,
     /// as the failed bundle may not survive (a reader counts a bundle named twice once).
-    /// Merged by reason into those waiting (one report per reason, a name once).
     private mutating func forgetBundleLosses() {
-        let again = lossesInBundle
+        for l in lossesInBundle.reversed() { pendingLosses.insert(l, at: 0) }
         lossesInBundle = []
-        for l in again { merge(l) }
-        if !again.isEmpty { keepLosses() }
     }
 
     private mutating func closeBundle(reason: String) {
@@ -325,84 +304,41 @@ struct Sampler {
         droppedBytes += dropped.bytes
         // The record first, durably; then the files. A stop in between finishes the drop at the next start.
         carryLosses(of: dropped.names)
-        noteLoss(reason: "spool-quota", names: dropped.names, bytes: dropped.bytes, dropped: true)
+        noteLoss(reason: "spool-quota", names: dropped.names, bytes: dropped.bytes)
         spool.remove(dropped.names)
         printError("fieldagent: spool over \(options.spoolMaxBytes) bytes: dropped \(dropped.names.joined(separator: ", "))")
     }
 
-    /// The records of earlier losses that the bundles about to be dropped (for the quota, or for room on a full
-    /// disk) hold are recorded again, in the next bundle: otherwise a bundle dropped after the one that recorded its
-    /// loss would leave no trace. Per reason at most `carriedNames` names are kept, the newest; `bundles` still
-    /// counts the older ones (`dropTotals`), so the record stays small enough to be written on a full disk.
+    /// The records of earlier losses that the bundles about to be dropped for the quota hold are recorded again, in
+    /// the next bundle: otherwise a bundle dropped after the one that recorded its loss would leave no trace. Not on
+    /// a full disk (`makeRoom`): there the record must stay small enough to be written at all (carried, it outgrew
+    /// the room a drop makes, and the fault harness counted hundreds of drops on record nowhere). Names already
+    /// waiting are not added twice. Per reason at most `carriedNames` names are kept, the newest; the count of
+    /// bundles still includes the older ones.
     private mutating func carryLosses(of victims: [String]) {
         for v in victims {
-            for l in spool.lossRecords(in: v) { merge(l, except: victims) }
+            for l in spool.lossRecords(in: v) {
+                let waiting = Set(pendingLosses.first { $0.reason == l.reason }?.names ?? [])
+                let fresh = l.names.filter { !waiting.contains($0) && !victims.contains($0) }
+                let unnamed = l.bundles > UInt64(l.names.count) ? l.bundles - UInt64(l.names.count) : 0
+                guard !fresh.isEmpty || unnamed > 0 else { continue }
+                let share = l.names.isEmpty ? l.bytes : l.bytes / UInt64(l.names.count) * UInt64(fresh.count)
+                noteLoss(reason: l.reason, names: fresh, bytes: share, unnamed: unnamed)
+            }
         }
     }
 
-    /// Adds a record of earlier losses to the one of its reason waiting for the next bundle: the names not waiting
-    /// yet, their share of the bytes, and its count. Keeping the result (`keepLosses`) is the caller's.
-    private mutating func merge(_ l: LossReport, except: [String] = []) {
-        let names = l.names.filter { !except.contains($0) }
-        let share = l.names.isEmpty ? l.bytes : l.bytes / UInt64(l.names.count) * UInt64(names.count)
-        if Self.totalled(l.reason) {
-            dropTotals[l.reason] = max(dropTotals[l.reason] ?? 0, l.bundles)
-            // Written again even when every name is known: the bundle that held it may be about to go.
-            noteLoss(reason: l.reason, names: names, bytes: share, keep: false)
-        } else {
-            let waiting = Set(pendingLosses.first { $0.reason == l.reason }?.names ?? [])
-            let fresh = names.filter { !waiting.contains($0) }
-            let beyond = l.bundles > UInt64(l.names.count) ? l.bundles - UInt64(l.names.count) : 0
-            guard !fresh.isEmpty || beyond > 0 else { return }
-            noteLoss(reason: l.reason, names: fresh, bytes: share, unnamed: beyond, keep: false)
-        }
-    }
-
-    /// Adds names to the newest drops of a reason (`newestDrops`), sharing `bytes`; returns the names it did not
-    /// hold yet.
-    @discardableResult
-    private mutating func remember(_ names: [String], bytes: UInt64, reason: String) -> [String] {
-        let each = names.isEmpty ? 0 : bytes / UInt64(names.count)
-        var newest = newestDrops[reason] ?? []
-        let known = Set(newest.map { $0.name })
-        let added = names.filter { !known.contains($0) }
-        newest += added.map { (name: $0, bytes: each) }
-        newest.sort { Self.age(of: $0.name) < Self.age(of: $1.name) }
-        if newest.count > Self.carriedNames { newest.removeFirst(newest.count - Self.carriedNames) }
-        newestDrops[reason] = newest
-        return added
-    }
-
-    /// How many of the newest bundles a start reads the loss records of (`newestLossRecords`).
-    static let recordsReadAtStart = 16
-
-    /// Whether a reason's records count in `bundles` every drop so far (`dropTotals`), not only their names.
-    static func totalled(_ reason: String) -> Bool { reason == "spool-quota" || reason == "disk-full" }
-
-    /// See `carryLosses`: bounds the names a loss record carries forward under lasting pressure. Small, so that
-    /// `pending-losses` (about 60 bytes a name, two or three reasons on a full disk) fits in the spool's reserve,
-    /// and a bundle's start stays small beside the room one drop makes.
-    static let carriedNames = 64
-
-    /// What loss names sort by for their age: a bundle name itself (names sort by time); a run of unwritten samples
-    /// (`seq A-B at TIME`) by its TIME, then A.
-    static func age(of name: String) -> String {
-        let f = name.split(separator: " ")
-        guard f.count == 4, f[0] == "seq", let first = f[1].split(separator: "-").first else { return name }
-        return f[3] + " " + String(repeating: "0", count: max(0, 20 - first.count)) + first
-    }
+    /// See `carryLosses`: bounds the names a loss record carries forward under lasting quota pressure. Small, so
+    /// that `pending-losses` (about 50 bytes a name) fits in the spool's reserve on a full disk.
+    static let carriedNames = 128
 
     /// The loss reason of samples that reached no bundle (docs/bundle-format.md, "Loss").
     static let unwritten = "samples-not-written"
 
-    /// Adds to the loss report of that reason that the next bundle starts with. `dropped`: the names are bundles
-    /// dropped just now, each counted once in `dropTotals` (not carried or kept ones, counted already).
-    /// `unnamed`, for the other reasons: bundles a carried record counted beyond the names it still had; the report
-    /// keeps the largest such count, as every record carries all those before it. `keep`: write `pending-losses`
-    /// now.
-    private mutating func noteLoss(
-        reason: String, names: [String], bytes: UInt64, unnamed: UInt64 = 0, dropped: Bool = false, keep: Bool = true
-    ) {
+    /// Adds to the loss report of that reason that the next bundle starts with. `unnamed`: bundles a carried
+    /// record counted beyond the names it still had (see `carryLosses`); the report keeps the largest such count,
+    /// as every record carries all those before it.
+    private mutating func noteLoss(reason: String, names: [String], bytes: UInt64, unnamed: UInt64 = 0) {
         let i: Int
         if let at = pendingLosses.firstIndex(where: { $0.reason == reason }) {
             i = at
@@ -414,39 +350,20 @@ struct Sampler {
             i = pendingLosses.count - 1
         }
         var l = pendingLosses[i]
-        if Self.totalled(reason) {
-            // The newest drops by name, and the count of all: a record that names the newest `carriedNames` and
-            // counts every drop lets a reader count the older ones it no longer names.
-            let added = remember(names, bytes: bytes, reason: reason)
-            let newest = newestDrops[reason] ?? []
-            var total = dropTotals[reason] ?? 0
-            if dropped { total = total.addingReportingOverflow(UInt64(added.count)).overflow ? .max : total + UInt64(added.count) }
-            total = max(total, UInt64(newest.count))
-            dropTotals[reason] = total
-            l.names = newest.map { $0.name }
-            l.bundles = total
-            l.bytes = newest.reduce(UInt64(0)) { $0.addingReportingOverflow($1.bytes).overflow ? .max : $0 + $1.bytes }
-            pendingLosses[i] = l
-            if keep { keepLosses() }
-            return
-        }
         // Saturating: the counts may come from a damaged record or pending-losses file.
-        let had = Set(l.names)
-        var beyond = max(l.bundles > UInt64(l.names.count) ? l.bundles - UInt64(l.names.count) : 0, unnamed)
-        l.names += names.filter { !had.contains($0) }
+        let had = l.bundles > UInt64(l.names.count) ? l.bundles - UInt64(l.names.count) : 0
+        var beyond = max(had, unnamed)
+        l.names += names
         if l.names.count > Self.carriedNames {
             let over = l.names.count - Self.carriedNames
-            // The oldest go, by time: carried names come after newer ones already waiting, so not by position.
-            l.names.sort { Self.age(of: $0) < Self.age(of: $1) }
             l.names.removeFirst(over)
             beyond = beyond.addingReportingOverflow(UInt64(over)).overflow ? .max : beyond + UInt64(over)
         }
-        let named = UInt64(l.names.count)
         // Unwritten samples' names are runs of samples: no bundle was dropped for them.
-        l.bundles = reason == Self.unwritten ? 0 : named.addingReportingOverflow(beyond).overflow ? .max : named + beyond
+        l.bundles = reason == Self.unwritten ? 0 : UInt64(l.names.count).addingReportingOverflow(beyond).overflow ? .max : UInt64(l.names.count) + beyond
         l.bytes = l.bytes.addingReportingOverflow(bytes).overflow ? .max : l.bytes + bytes
         pendingLosses[i] = l
-        if keep { keepLosses() }
+        keepLosses()
     }
 
     /// Writes every loss not yet in a closed bundle to the spool's `pending-losses` (synced), or removes the

@@ -236,12 +236,6 @@ struct Spool {
         return out
     }
 
-    /// The loss records the newest `limit` bundles of the spool start with, newest first: where an agent's count of
-    /// drops (`Sampler.dropTotals`) goes on from after a restart with no losses pending.
-    func newestLossRecords(limit: Int) -> [LossReport] {
-        names().filter(Self.holdsBundleData).sorted(by: >).prefix(limit).flatMap { lossRecords(in: $0) }
-    }
-
     private func recover(_ crashed: String, into final: String) -> String {
         let name = final.split(separator: "/" as Character).last.map(String.init) ?? final
         let reader: BundleReader
@@ -285,27 +279,11 @@ struct Spool {
     @discardableResult
     func savePendingLosses(_ losses: [LossReport]) -> String? {
         var text = ""
-        var seen = Set<String>()
-        // Reasons whose `bundles` counts every drop so far (`Sampler.totalled`): per reason the names written
-        // once, and the largest count; the line beyond them is written once, below.
-        var totals: [String: (names: UInt64, bundles: UInt64)] = [:]
         for l in losses {
             let each = l.names.isEmpty ? 0 : l.bytes / UInt64(l.names.count)
-            let totalled = Sampler.totalled(l.reason)
-            for n in l.names where seen.insert(l.reason + " " + n).inserted {
-                text += "\(l.reason) \(each) \(n)\n"
-                if totalled { totals[l.reason, default: (0, 0)].names += 1 }
-            }
-            if totalled {
-                totals[l.reason, default: (0, 0)].bundles = max(totals[l.reason]?.bundles ?? 0, l.bundles)
-            } else if l.bundles > UInt64(l.names.count) {
-                // Bundles counted beyond the names kept (a long chain of drops): `reason 0 +N`.
-                text += "\(l.reason) \(l.names.isEmpty ? l.bytes : 0) +\(l.bundles - UInt64(l.names.count))\n"
-            }
-        }
-        for reason in totals.keys.sorted() {
-            let t = totals[reason]!
-            if t.bundles > t.names { text += "\(reason) 0 +\(t.bundles - t.names)\n" }
+            for n in l.names { text += "\(l.reason) \(each) \(n)\n" }
+            // Bundles counted beyond the names kept (a long chain of drops): `reason 0 +N`.
+            if l.bundles > UInt64(l.names.count) { text += "\(l.reason) \(l.names.isEmpty ? l.bytes : 0) +\(l.bundles - UInt64(l.names.count))\n" }
         }
         guard !text.isEmpty else { return nil }
         let temp = pendingLossesPath + ".partial"

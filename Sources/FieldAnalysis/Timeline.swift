@@ -267,13 +267,12 @@ public struct DeviceTimeline: Sendable, Codable {
         var byReason: [String: MissingData] = [:]
         var seen = Set<String>()
         // Bundles a record counts beyond its names: an agent carrying a long chain of drops forward keeps only the
-        // newest names, and counts every drop up to its newest name (names sort by time, and the oldest bundle is
-        // dropped first). The names known up to that one, from any record, are among them; what remains is added
-        // once, the largest per reason.
-        var beyond: [(reason: String, count: UInt64, upTo: String)] = []
+        // newest names, so those counted are older than its oldest name (names sort by time). Known names older
+        // than that may be among them; what remains is added once, the largest per reason.
+        var beyond: [(reason: String, count: UInt64, before: String)] = []
         for l in losses {
-            if let newest = l.names.max(), l.bundles > UInt64(l.names.count) {
-                beyond.append((l.reason, l.bundles, newest))
+            if let oldest = l.names.min(), l.bundles > UInt64(l.names.count) {
+                beyond.append((l.reason, l.bundles - UInt64(l.names.count), oldest))
             }
             var entry = byReason[l.reason] ?? MissingData(device: device, reason: l.reason)
             let fresh = l.names.filter { seen.insert(l.reason + "\u{0}" + $0).inserted }
@@ -289,7 +288,7 @@ public struct DeviceTimeline: Sendable, Codable {
         }
         var unnamed: [String: UInt64] = [:]
         for b in beyond where b.reason != MissingData.unwritten {
-            let known = UInt64(byReason[b.reason]?.names.filter { $0 <= b.upTo }.count ?? 0)
+            let known = UInt64(byReason[b.reason]?.names.filter { $0 < b.before }.count ?? 0)
             unnamed[b.reason] = max(unnamed[b.reason] ?? 0, b.count > known ? b.count - known : 0)
         }
         for (reason, n) in unnamed { byReason[reason]?.bundles.add(n) }

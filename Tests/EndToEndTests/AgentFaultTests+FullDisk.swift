@@ -143,42 +143,6 @@ extension AgentFaultTests {
         #expect(account.runs.count >= 2)
     }
 
-    /// A long chain of drops on a full disk stays on record in the spool itself: the newest drops by name, and all
-    /// of them in the count. Before, a drop's record went with the bundle holding it when that bundle was dropped in
-    /// turn: after a 60 s fault-harness run, 654 of 684 drops were named by no record left in the spool.
-    @Test func aChainOfDropsOnAFullDiskStaysOnRecord() throws {
-        let few = ["--pid", "1", "--pid", String(getpid())]
-        let keptNames = 64  // names per reason a record keeps (Sampler.carriedNames)
-        let mnt = try Harness.tempDir()
-        defer { try? FileManager.default.removeItem(atPath: mnt) }
-        try #require(try Harness.run("/bin/mount", ["-t", "tmpfs", "-o", "size=128k", "tmpfs", mnt]).status == 0)
-        defer { _ = try? Harness.run("/bin/umount", [mnt]) }
-        let spool = mnt + "/spool"
-        let full = try Harness.fieldagent([
-            "--interval", "0.1", "--duration", "8", "--spool", spool, "--device-id", "chain", "--bundle-bytes", "8K",
-            "--deep-every", "1", "--spool-max-bytes", "4M",
-        ] + few)
-        #expect(full.status == 0, "\(full.stderr.suffix(800))")
-        let drops = Set(full.stderr.split(separator: "\n").filter { $0.contains("disk full: dropped ") }.map {
-            String($0[$0.range(of: "dropped ")!.upperBound...])
-        })
-        try #require(drops.count > keptNames, "\(drops.count) drops: too few for the names to be cut")
-        // Room comes back: the next start recovers what the full disk left and writes the pending records.
-        try #require(try Harness.run("/bin/mount", ["-o", "remount,size=4m", mnt]).status == 0)
-        let again = try Harness.fieldagent(["--interval", "0.1", "--duration", "0.3", "--spool", spool, "--device-id", "chain"] + few)
-        #expect(again.status == 0, "\(again.stderr)")
-        let account = try SpoolAccount(spool)
-        let named = Set(account.losses.filter { $0.reason == "disk-full" }.flatMap(\.names))
-        let newest = drops.sorted().suffix(keptNames)
-        let unnamed = newest.filter { !named.contains($0) }
-        #expect(unnamed.isEmpty, "\(unnamed.count) of the newest \(newest.count) drops are named nowhere: \(unnamed.prefix(4))")
-        let json = try Harness.fieldctl(["analyze", "--format", "json", spool])
-        let doc = try JSONSerialization.jsonObject(with: json.stdout) as? [String: Any]
-        let missing = (doc?["missing"] as? [[String: Any]]) ?? []
-        let counted = missing.first { $0["reason"] as? String == "disk-full" }?["bundles"] as? Int
-        #expect(counted == drops.count, "analysis counts \(counted ?? 0) bundles dropped for room, the agent dropped \(drops.count)")
-    }
-
     /// A bundle whose write failed on a full disk gives its room back as soon as it is abandoned. The agent drops
     /// the oldest bundle to make room, which is the failing one itself when nothing older is left: while its
     /// descriptor stayed open, unlinking it freed nothing, the drop's loss record found no room and lived only in
